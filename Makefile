@@ -1,0 +1,28 @@
+# The two commands of the README: `make book` and `make test`. Each creates the
+# virtual environment .venv on first use (or when pyproject.toml changes).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# The PyTorch pair the book is built and tested with.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: book test clean
+.DEFAULT_GOAL := book
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet $(TORCH) -e ".[book,test]"
+	touch $@
+
+# Execute every cell (cached by jupyter-cache) and write _build/html; any cell
+# error or Sphinx warning fails it.
+book: $(VENV)/.installed
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+# Unit tests, the build-failure drills, and every doctest (Sybil).
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf _build .jupyter_cache

@@ -1,0 +1,46 @@
+"""dlbook: the reference implementations behind the dlbook textbook.
+
+Each module is named after the concept a chapter teaches; a reader of chapter N
+finds what it imports by the chapter's topic:
+
+==========================  ==============================================
+module                      chapter
+==========================  ==============================================
+:mod:`dlbook.gradients`     01 Gradients
+:mod:`dlbook.autograd`      02 Backpropagation
+:mod:`dlbook.losses`        03 Loss functions
+:mod:`dlbook.optim`         04 Optimizers
+:mod:`dlbook.activations`   05 Activation functions
+:mod:`dlbook.layers`        07 Regularization, 08 Normalization
+:mod:`dlbook.schedules`     09 Learning rate
+:mod:`dlbook.data`          every chapter (datasets and mini-batches)
+:mod:`dlbook.models`        every chapter (MLPs, parameter counts)
+:mod:`dlbook.train`         every chapter (the training loop)
+:mod:`dlbook.tuning`        14 Hyperparameters
+==========================  ==============================================
+
+The two calls every chapter makes first live here too:
+
+>>> import dlbook
+>>> dlbook.seed_everything(0)
+>>> dlbook.get_device().type in {"cpu", "cuda", "mps"}
+True
+"""
+
+from dlbook import autograd, chapters, data, gradients, models, train
+from dlbook.device import describe_device, get_device
+from dlbook.reproducibility import seed_everything
+
+__version__ = "0.1.0"
+__all__ = [
+    "autograd",
+    "chapters",
+    "data",
+    "gradients",
+    "models",
+    "train",
+    "describe_device",
+    "get_device",
+    "seed_everything",
+    "__version__",
+]

@@ -1,0 +1,153 @@
+"""Gradients: computing them without autograd, following them downhill, and measuring them in deep nets.
+
+Taught in chapter 01 (Gradients).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+
+def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """The gradient of a scalar function by central differences, one coordinate at a time.
+
+    .. math:: \\frac{\\partial f}{\\partial x_i} \\approx \\frac{f(x + \\varepsilon e_i) - f(x - \\varepsilon e_i)}{2\\varepsilon}
+
+    The error of the central difference shrinks like :math:`\\varepsilon^2` (a
+    one-sided difference's like :math:`\\varepsilon`), until rounding error, which
+    grows like :math:`1/\\varepsilon`, takes over; use float64 with ``eps=1e-6``.
+    It costs two evaluations of ``f`` per coordinate — fine for checking, hopeless
+    for training, which is why backpropagation exists.
+
+    Args:
+        f: maps a tensor shaped like ``x`` to a scalar (0-d or one-element) tensor.
+        x: the point; any shape, floating point. It is not modified.
+        eps: the step :math:`\\varepsilon > 0`.
+
+    Returns:
+        A tensor shaped like ``x``.
+
+    >>> x = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    >>> [round(g, 6) for g in numerical_gradient(lambda v: (v ** 2).sum(), x).tolist()]   # exactly 2x
+    [2.0, 4.0]
+    >>> numerical_gradient(lambda v: v.sum(), x, eps=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid eps: 0 (expected > 0)
+    """
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"Invalid x: {type(x).__name__} (expected torch.Tensor)")
+    if not x.is_floating_point():
+        raise TypeError(f"Invalid x dtype: {x.dtype} (expected a floating-point tensor)")
+    if not eps > 0:
+        raise ValueError(f"Invalid eps: {eps!r} (expected > 0)")
+    x = x.detach().clone()
+    grad = torch.empty_like(x)
+    flat, gflat = x.view(-1), grad.view(-1)
+    with torch.no_grad():
+        for i in range(flat.numel()):
+            old = flat[i].item()
+            flat[i] = old + eps
+            f_plus = _scalar(f(x))
+            flat[i] = old - eps
+            f_minus = _scalar(f(x))
+            flat[i] = old
+            gflat[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def _scalar(value) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"Invalid f: returned shape {tuple(value.shape)} (expected a scalar)")
+        return value.item()
+    return float(value)
+
+
+def gradient_descent(
+    f: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor, lr: float, steps: int
+) -> torch.Tensor:
+    """Follow :math:`x_{t+1} = x_t - \\eta \\nabla f(x_t)` for ``steps`` steps; return every point.
+
+    Gradients come from autograd. The result has shape ``(steps + 1, *x0.shape)``;
+    row 0 is ``x0``.
+
+    >>> path = gradient_descent(lambda v: (v ** 2).sum(), torch.tensor([1.0]), lr=0.25, steps=2)
+    >>> path.squeeze(1).tolist()     # each step halves x: x - 0.25 * 2x
+    [1.0, 0.5, 0.25]
+    >>> gradient_descent(lambda v: v.sum(), torch.tensor([1.0]), lr=-1, steps=2)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid learning rate: -1
+    """
+    if not lr > 0:
+        raise ValueError(f"Invalid learning rate: {lr!r}")
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"Invalid steps: {steps!r} (expected a non-negative integer)")
+    x = x0.detach().clone().requires_grad_(True)
+    path = [x.detach().clone()]
+    for _ in range(steps):
+        (g,) = torch.autograd.grad(f(x), x)
+        with torch.no_grad():
+            x -= lr * g
+        path.append(x.detach().clone())
+    return torch.stack(path)
+
+
+def layer_gradient_norms(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = nn.functional.cross_entropy,
+) -> list[float]:
+    """The gradient norm :math:`\\lVert \\partial L / \\partial W_l \\rVert_2` of each ``nn.Linear`` weight, input side first.
+
+    Runs one forward and backward pass on ``(x, y)`` (the model's existing
+    gradients are cleared first and left holding this batch's). Vanishing
+    gradients show as norms falling towards the input; exploding ones as norms growing.
+
+    >>> torch.manual_seed(0) and None
+    >>> from dlbook.models import mlp
+    >>> norms = layer_gradient_norms(mlp([4, 8, 8, 3]), torch.randn(16, 4), torch.randint(0, 3, (16,)))
+    >>> len(norms), all(n > 0 for n in norms)
+    (3, True)
+    """
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise ValueError("Invalid model: it has no nn.Linear layer")
+    model.zero_grad()
+    loss_fn(model(x), y).backward()
+    return [m.weight.grad.norm().item() for m in linears]
+
+
+@torch.no_grad()
+def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
+    """For each ``nn.ReLU`` in ``model``: the fraction of its units that output 0 for *every* row of ``x``.
+
+    Such a unit passes no gradient back for any of these inputs: its incoming
+    weights cannot change, so it stays dead.
+
+    >>> lin = nn.Linear(2, 4)
+    >>> with torch.no_grad(): _ = lin.bias.copy_(torch.tensor([-100.0, -100.0, 100.0, 100.0]))
+    >>> dead_relu_fraction(nn.Sequential(lin, nn.ReLU()), torch.randn(32, 2))
+    [0.5]
+    """
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
+    if not relus:
+        raise ValueError("Invalid model: it has no nn.ReLU layer")
+    fractions: dict[int, float] = {}
+
+    def hook(module: nn.Module, _inputs, output: torch.Tensor) -> None:
+        alive = (output > 0).reshape(len(output), -1).any(dim=0)
+        fractions[id(module)] = 1.0 - alive.float().mean().item()
+
+    handles = [m.register_forward_hook(hook) for m in relus]
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return [fractions[id(m)] for m in relus]

@@ -1,0 +1,102 @@
+"""The book pipeline itself: the table of contents, and the failure drills.
+
+A deliberately broken copy of the book (a cell that raises; a page with a Sphinx
+warning) must fail the build with a non-zero exit, and an intact one must pass, so
+that CI cannot go green on a book that silently did not execute.
+"""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dlbook.chapters import find_chapter, run_chapter
+
+ROOT = Path(__file__).resolve().parents[1]
+JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
+
+HEADER = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A page
+
+"""
+
+PAGES = {
+    "intact": "```{code-cell} ipython3\nfrom myst_nb import glue\nglue('answer', 6 * 7, display=False)\n```\n\nThe answer is {glue:text}`answer`.\n",
+    "cell_error": "```{code-cell} ipython3\nraise RuntimeError('this cell is broken on purpose')\n```\n",
+    "sphinx_warning": "```{code-cell} ipython3\nx = 1\n```\n\nSee {ref}`a-label-that-does-not-exist`.\n",
+    "missing_glue": "```{code-cell} ipython3\nx = 1\n```\n\nThe value is {glue:text}`never_glued`.\n",
+}
+
+
+def test_toc_lists_the_introduction_and_fourteen_chapters_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
+    numbered = [f for f in files if Path(f).name[:2].isdigit()]
+    assert [int(Path(f).name[:2]) for f in numbered] == list(range(15))
+    for f in files:
+        assert (ROOT / f"{f}.md").is_file(), f
+
+
+def build(tmp_path, page):
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copy(ROOT / "references.bib", tmp_path)
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (tmp_path / "index.md").write_text(HEADER + PAGES[page])
+    return subprocess.run(
+        [str(JUPYTER_BOOK), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )
+
+
+@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
+@pytest.mark.parametrize("page,succeeds", [("intact", True), ("cell_error", False), ("sphinx_warning", False), ("missing_glue", False)])
+def test_build_fails_on_cell_errors_and_warnings(tmp_path, page, succeeds):
+    result = build(tmp_path, page)
+    log = result.stdout + result.stderr
+    assert (result.returncode == 0) == succeeds, log[-3000:]
+    if page == "intact":
+        assert "The answer is" in (tmp_path / "_build/html/index.html").read_text()
+        assert ">42<" in (tmp_path / "_build/html/index.html").read_text()
+    if page == "cell_error":
+        assert "this cell is broken on purpose" in log
+
+
+def test_find_chapter_by_number_stem_and_topic():
+    assert find_chapter("02").name == find_chapter("backpropagation").name == "02-backpropagation.md"
+    assert find_chapter("00").name == "00-introduction.md"
+    with pytest.raises(ValueError, match="chapter"):
+        find_chapter("gradient")
+
+
+def test_run_chapter_executes_in_a_fresh_kernel_and_saves_figures(tmp_path):
+    page = tmp_path / "book" / "07-demo.md"
+    page.parent.mkdir()
+    page.write_text(HEADER + "```{code-cell} ipython3\nimport matplotlib.pyplot as plt\nimport os\nplt.plot([1, 2]); plt.xlabel('x'); plt.ylabel('y'); plt.show()\nprint(os.getcwd())\n```\n")
+    out = tmp_path / "out"
+    result = run_chapter(page, out)
+    assert result.notebook.is_file() and len(result.figures) == 1 and result.figures[0].stat().st_size > 0
+    assert str(out) in result.notebook.read_text()  # the cell ran with out/ as its working directory
+
+
+def test_cli_run_reports_where_outputs_went(tmp_path, capsys):
+    from dlbook.__main__ import main
+
+    page = tmp_path / "book" / "03-tiny.md"
+    page.parent.mkdir()
+    page.write_text(HEADER + "```{code-cell} ipython3\nprint('hello')\n```\n")
+    assert main(["run", "3", "--book", str(page.parent), "--out", str(tmp_path / "o")]) == 0
+    assert "notebook: " + str(tmp_path / "o" / "03-tiny.ipynb") in capsys.readouterr().out
+    assert main(["run", "99", "--book", str(page.parent)]) == 2
