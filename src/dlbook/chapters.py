@@ -52,6 +52,42 @@ def stamp(data, device) -> "object":
     return Markdown("\n\n".join(lines))
 
 
+def table(rows, headers, formats=None) -> "object":
+    """A Markdown table, to ``glue`` into a chapter and show with ``{glue:md}`name```.
+
+    Args:
+        rows: a sequence of rows, each a sequence of cells (numbers or strings).
+        headers: one header per column.
+        formats: optional format spec per column (e.g. ``[None, ".3f", ".1%"]``);
+            ``None`` uses ``str``.
+
+    Returns an ``IPython.display.Markdown``; its ``.data`` is the Markdown text.
+
+    >>> print(table([["SGD", 0.91234], ["Adam", 0.95]], ["optimizer", "accuracy"], [None, ".1%"]).data)
+    | optimizer | accuracy |
+    |---|---|
+    | SGD | 91.2% |
+    | Adam | 95.0% |
+    >>> table([[1, 2]], ["only one header"])
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid rows: row 0 has 2 cells for 1 headers
+    """
+    from IPython.display import Markdown
+
+    formats = list(formats) if formats is not None else [None] * len(headers)
+    if len(formats) != len(headers):
+        raise ValueError(f"Invalid formats: {len(formats)} formats for {len(headers)} headers")
+    lines = ["| " + " | ".join(map(str, headers)) + " |", "|" + "---|" * len(headers)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(headers):
+            raise ValueError(f"Invalid rows: row {i} has {len(row)} cells for {len(headers)} headers")
+        cells = [format(c, f) if f else str(c) for c, f in zip(row, formats)]
+        lines.append("| " + " | ".join(cells) + " |")
+    return Markdown("\n".join(lines))
+
+
 def _default_book_dir() -> Path:
     here = Path(__file__).resolve()
     for candidate in (Path.cwd() / "book", here.parents[2] / "book"):
