@@ -14,3 +14,17 @@ chapters = Sybil(
 )
 
 pytest_collect_file = (package_docstrings + chapters).pytest()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many Sybil examples (doctests) ran, from how many files, and how they fared."""
+    counts = {}
+    files = set()
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if report.when == "call" and ":line:" in report.nodeid:
+                counts[outcome] = counts.get(outcome, 0) + 1
+                files.add(report.nodeid.split("::")[0])
+    total = sum(counts.values())
+    detail = ", ".join(f"{n} {k}" for k, n in counts.items()) or "none"
+    terminalreporter.write_line(f"Sybil examples run: {total} from {len(files)} files ({detail})")
