@@ -114,3 +114,21 @@ def test_history_best_epoch_and_plot():
     ax = h.plot("acc", label="mlp")
     assert [l.get_label() for l in ax.get_lines()] == ["mlp train", "mlp validation"]
     assert ax.get_ylabel() == "accuracy"
+
+
+def test_fit_without_progress_bar_does_not_import_tqdm_auto():
+    """tqdm.auto warns ("IProgress not found") in a Jupyter kernel without ipywidgets, so a chapter
+    calling fit would show a warning; a disabled bar must not import it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, torch, dlbook\n"
+        "data = dlbook.data.load_digits().subset(50)\n"
+        "model = dlbook.models.mlp([64, 10])\n"
+        "dlbook.train.fit(model, torch.optim.SGD(model.parameters(), lr=0.1), data.train, epochs=1, progress=False)\n"
+        "print('tqdm.auto' in sys.modules)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

@@ -1,0 +1,257 @@
+r"""Layers that regularize and normalize: dropout, batch normalization, layer normalization.
+
+Taught in chapters 07 (Regularization: :class:`Dropout`, :class:`BatchNorm1d`) and
+08 (Normalization: :class:`BatchNorm1d`, :class:`LayerNorm`).
+
+Each layer is an :class:`torch.nn.Module` written with elementary tensor operations
+(means, squares, square roots, a random mask) so that every step of the math is
+visible; autograd differentiates them. The tests check outputs, gradients and
+running statistics against :class:`torch.nn.Dropout`, :class:`torch.nn.BatchNorm1d`
+and :class:`torch.nn.LayerNorm`. Parameter and buffer names equal torch's, so a
+``state_dict`` moves between the two.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+
+def _check_eps(eps) -> float:
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"Invalid eps: {eps!r} (expected a real number)")
+    if not eps >= 0:
+        raise ValueError(f"Invalid eps: {eps!r} (expected >= 0)")
+    return float(eps)
+
+
+class Dropout(nn.Module):
+    r"""Inverted dropout: in training, zero each element with probability ``p`` and scale the rest by :math:`1/(1-p)`.
+
+    .. math::
+        m_i \sim \mathrm{Bernoulli}(1 - p), \qquad
+        y_i = \frac{m_i\, x_i}{1 - p} \quad\text{(training)}, \qquad
+        y = x \quad\text{(evaluation)}
+
+    The scaling keeps the expected value of every element unchanged,
+    :math:`\mathbb E[y_i] = x_i`, so the next layer sees inputs of the same size
+    in training and in evaluation, where dropout does nothing. ``p = 1`` drops
+    everything (the output is zeros, as in torch); ``p = 0`` is the identity.
+    The mask comes from torch's global random generator, so
+    :func:`dlbook.seed_everything` makes it repeatable (it is not the same stream
+    of random numbers as :class:`torch.nn.Dropout`'s).
+
+    Shape: any; the output has the input's shape.
+
+    Args:
+        p: probability of zeroing an element, in :math:`[0, 1]`.
+
+    Taught in chapter 07 (Regularization).
+
+    >>> torch.manual_seed(0) and None
+    >>> drop = Dropout(0.5)
+    >>> drop(torch.ones(8))          # kept elements are scaled by 1 / (1 - 0.5) = 2
+    tensor([0., 2., 0., 0., 0., 2., 0., 2.])
+    >>> drop.eval()(torch.ones(8))   # evaluation mode: the identity
+    tensor([1., 1., 1., 1., 1., 1., 1., 1.])
+    >>> Dropout(1.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid dropout probability: 1.5 (expected a number in [0, 1])
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if isinstance(p, bool) or not isinstance(p, numbers.Real):
+            raise TypeError(f"Invalid dropout probability: {p!r} (expected a real number)")
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"Invalid dropout probability: {p!r} (expected a number in [0, 1])")
+        self.p = float(p)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if self.p == 1.0:
+            return x * 0.0  # everything dropped; keeps the graph (zero gradient), as torch does
+        keep = torch.rand(x.shape, device=x.device) >= self.p  # True with probability 1 - p
+        return x * keep.to(x.dtype) / (1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class BatchNorm1d(nn.Module):
+    r"""Batch normalization over a mini-batch, per feature (Ioffe & Szegedy, 2015).
+
+    In training mode each feature :math:`j` is standardized with the mean and the
+    (biased) variance of the current mini-batch of :math:`N` rows, then scaled and
+    shifted by learned :math:`\gamma_j, \beta_j`:
+
+    .. math::
+        \mu_j = \frac1N \sum_{i} x_{ij}, \qquad
+        \sigma_j^2 = \frac1N \sum_{i} (x_{ij} - \mu_j)^2, \qquad
+        y_{ij} = \gamma_j \frac{x_{ij} - \mu_j}{\sqrt{\sigma_j^2 + \varepsilon}} + \beta_j
+
+    It also keeps running estimates of the population statistics, updated once
+    per training batch with momentum :math:`m`; the running variance uses the
+    *unbiased* batch variance :math:`\frac{N}{N-1}\sigma_j^2`:
+
+    .. math::
+        \hat\mu_j \leftarrow (1 - m)\,\hat\mu_j + m\,\mu_j, \qquad
+        \hat\sigma_j^2 \leftarrow (1 - m)\,\hat\sigma_j^2 + m\,\tfrac{N}{N-1}\sigma_j^2
+
+    With ``momentum=None`` the factor is :math:`m = 1/t` at the :math:`t`-th batch
+    (``num_batches_tracked``), which makes the running values plain averages of
+    the batch statistics. In evaluation mode the running estimates replace the batch
+    statistics, so a prediction no longer depends on the other rows of its batch.
+
+    Shape: ``(N, C)`` or ``(N, C, L)``; statistics are taken over every axis but
+    the feature axis ``C``. Output: the input's shape.
+
+    Args:
+        num_features: :math:`C`, the number of features (≥ 1).
+        eps: :math:`\varepsilon \ge 0`, added to the variance for numerical safety.
+        momentum: :math:`m \in [0, 1]` for the running statistics, or ``None`` for a
+            cumulative average.
+        affine: learn :math:`\gamma` (``weight``, initially 1) and :math:`\beta`
+            (``bias``, initially 0).
+
+    Taught in chapters 07 (Regularization) and 08 (Normalization).
+
+    >>> bn = BatchNorm1d(2)
+    >>> x = torch.tensor([[1.0, 10.0], [3.0, 30.0]])
+    >>> bn(x)                                     # each column: mean 0, variance 1 (up to eps)
+    tensor([[-1.0000, -1.0000],
+            [ 1.0000,  1.0000]], grad_fn=<AddBackward0>)
+    >>> bn.running_mean, bn.running_var           # 0.9 * (0, 1) + 0.1 * (mean, unbiased variance)
+    (tensor([0.2000, 2.0000]), tensor([ 1.1000, 20.9000]))
+    >>> BatchNorm1d(0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid num_features: 0 (expected a positive integer)
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True) -> None:
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
+            raise ValueError(f"Invalid num_features: {num_features!r} (expected a positive integer)")
+        if momentum is not None:
+            if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
+                raise TypeError(f"Invalid momentum: {momentum!r} (expected a real number or None)")
+            if not 0.0 <= momentum <= 1.0:
+                raise ValueError(f"Invalid momentum: {momentum!r} (expected a number in [0, 1] or None)")
+            momentum = float(momentum)
+        self.num_features = num_features
+        self.eps = _check_eps(eps)
+        self.momentum = momentum
+        self.affine = affine
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+            raise ValueError(
+                f"Invalid input shape: {tuple(x.shape)} (expected (N, {self.num_features}) or (N, {self.num_features}, L))"
+            )
+        axes = (0,) if x.ndim == 2 else (0, 2)  # every axis but the feature axis
+        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)  # broadcast per-feature vectors against x
+        if self.training:
+            n = x.numel() // self.num_features  # values per feature in this batch
+            if n < 2:
+                raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+            mean = x.mean(dim=axes)
+            var = ((x - mean.reshape(shape)) ** 2).mean(dim=axes)  # biased: divides by n
+            with torch.no_grad():
+                self.num_batches_tracked += 1
+                m = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
+                self.running_mean.mul_(1 - m).add_(m * mean)
+                self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))  # unbiased
+        else:
+            mean, var = self.running_mean, self.running_var
+        x_hat = (x - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + self.eps)
+        if self.affine:
+            return self.weight.reshape(shape) * x_hat + self.bias.reshape(shape)
+        return x_hat
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class LayerNorm(nn.Module):
+    r"""Layer normalization: standardize each example over its own features (Ba, Kiros & Hinton, 2016).
+
+    For one example with the :math:`D` features named by ``normalized_shape``
+    (the last axes of the input):
+
+    .. math::
+        \mu = \frac1D \sum_{k} x_k, \qquad
+        \sigma^2 = \frac1D \sum_{k} (x_k - \mu)^2, \qquad
+        y_k = \gamma_k \frac{x_k - \mu}{\sqrt{\sigma^2 + \varepsilon}} + \beta_k
+
+    Nothing is averaged over the batch, so there are no running statistics and
+    training and evaluation mode compute the same thing, for any batch size
+    (even 1).
+
+    Shape: ``(*, *normalized_shape)``; output: the input's shape.
+
+    Args:
+        normalized_shape: an int or a tuple of ints, the trailing shape to normalize over.
+        eps: :math:`\varepsilon \ge 0`, added to the variance.
+        elementwise_affine: learn :math:`\gamma` (``weight``, initially 1) and
+            :math:`\beta` (``bias``, initially 0), each of shape ``normalized_shape``.
+
+    Taught in chapter 08 (Normalization).
+
+    >>> ln = LayerNorm(2)
+    >>> ln(torch.tensor([[1.0, 10.0], [3.0, 30.0]]))   # each row: mean 0, variance 1 (up to eps)
+    tensor([[-1.0000,  1.0000],
+            [-1.0000,  1.0000]], grad_fn=<AddBackward0>)
+    >>> LayerNorm((3, -1))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid normalized_shape: (3, -1) (expected positive integers)
+    """
+
+    def __init__(
+        self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True
+    ) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        if not shape or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in shape):
+            raise ValueError(f"Invalid normalized_shape: {normalized_shape!r} (expected positive integers)")
+        self.normalized_shape = tuple(int(s) for s in shape)
+        self.eps = _check_eps(eps)
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.ones(self.normalized_shape))
+            self.bias = nn.Parameter(torch.zeros(self.normalized_shape))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        k = len(self.normalized_shape)
+        if tuple(x.shape[x.ndim - k :]) != self.normalized_shape or x.ndim < k:
+            raise ValueError(
+                f"Invalid input shape: {tuple(x.shape)} (expected trailing dimensions {self.normalized_shape})"
+            )
+        axes = tuple(range(x.ndim - k, x.ndim))  # the example's own features
+        mean = x.mean(dim=axes, keepdim=True)
+        var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)  # biased, as in torch
+        x_hat = (x - mean) / torch.sqrt(var + self.eps)
+        if self.elementwise_affine:
+            return self.weight * x_hat + self.bias
+        return x_hat
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
