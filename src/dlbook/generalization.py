@@ -1,0 +1,192 @@
+r"""Generalization: the bias–variance decomposition, measured on real least-squares fits.
+
+Draw a training set :math:`D` of :math:`n` points :math:`y = f(x) + \varepsilon`
+with noise :math:`\varepsilon \sim \mathcal N(0, \sigma^2)`, fit a model
+:math:`\hat f_D` to it, and ask for its squared error on a *new* point. Averaged
+over training sets and test noise, that error splits into three parts (Geman,
+Bienenstock & Doursat, 1992):
+
+.. math::
+
+    \underbrace{\mathbb E_{D,\varepsilon}\big[(y - \hat f_D(x))^2\big]}_{\text{expected test error}}
+    = \underbrace{\big(\mathbb E_D[\hat f_D(x)] - f(x)\big)^2}_{\text{bias}^2}
+    + \underbrace{\mathbb E_D\big[(\hat f_D(x) - \mathbb E_D[\hat f_D(x)])^2\big]}_{\text{variance}}
+    + \underbrace{\sigma^2}_{\text{noise}},
+
+averaged over test inputs :math:`x`. :func:`bias_variance_experiment` makes the
+training sets, fits polynomials of one degree to each (:func:`fit_polynomial`),
+estimates each term from the fits, and also *measures* the expected test error
+directly on freshly drawn noisy test labels, so the identity can be checked.
+
+Taught in chapter 13 (Generalization).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+
+def polynomial_features(x: torch.Tensor, degree: int) -> torch.Tensor:
+    r"""The Vandermonde matrix :math:`[1, x, x^2, \dots, x^d]`, one row per point.
+
+    Shapes: ``x`` is ``(N,)``; the result is ``(N, degree + 1)``, in ``x``'s dtype.
+    Keep :math:`x` in :math:`[-1, 1]` so high powers stay well scaled.
+
+    >>> polynomial_features(torch.tensor([2.0, 3.0]), 2)
+    tensor([[1., 2., 4.],
+            [1., 3., 9.]])
+    """
+    _check_degree(degree)
+    if not isinstance(x, torch.Tensor) or x.ndim != 1:
+        raise ValueError(f"Invalid x: expected a 1-d tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    powers = torch.arange(degree + 1, dtype=x.dtype, device=x.device)
+    return x.unsqueeze(1) ** powers
+
+
+def fit_polynomial(x: torch.Tensor, y: torch.Tensor, degree: int) -> torch.Tensor:
+    r"""Least-squares polynomial coefficients :math:`w = \arg\min_w \|Xw - y\|^2`, lowest power first.
+
+    :math:`X` is :func:`polynomial_features`; the problem is solved by
+    :func:`torch.linalg.lstsq` (an SVD-based driver, so with more coefficients
+    than points it returns the solution of smallest norm). Shapes: ``x`` and ``y``
+    ``(N,)``; result ``(degree + 1,)``.
+
+    >>> x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    >>> fit_polynomial(x, 1 + 2 * x - 3 * x ** 2, degree=2).round(decimals=6).tolist()
+    [1.0, 2.0, -3.0]
+    """
+    if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+        raise ValueError(f"Invalid y: expected shape {tuple(x.shape)}, got {tuple(getattr(y, 'shape', ()))}")
+    features = polynomial_features(x, degree)
+    return torch.linalg.lstsq(features, y.unsqueeze(1), driver="gelsd").solution.squeeze(1)
+
+
+def predict_polynomial(coefficients: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    r""":math:`\hat f(x) = \sum_{j=0}^{d} w_j x^j` for every point of ``x`` (shape ``(N,)``).
+
+    >>> predict_polynomial(torch.tensor([1.0, 2.0, -3.0]), torch.tensor([0.0, 1.0])).tolist()
+    [1.0, 0.0]
+    """
+    return polynomial_features(x, len(coefficients) - 1) @ coefficients
+
+
+@dataclass(frozen=True)
+class BiasVariance:
+    """The three terms of the decomposition, and the directly measured test error.
+
+    Attributes:
+        degree: the polynomial degree fitted.
+        bias2: :math:`\\text{bias}^2`, averaged over the test inputs.
+        variance: the variance of the fits, averaged over the test inputs.
+        noise: :math:`\\sigma^2`, the error no model can remove.
+        test_error: mean of :math:`(y - \\hat f_D(x))^2` over all training sets and
+            test points, with freshly drawn noisy labels :math:`y`.
+    """
+
+    degree: int
+    bias2: float
+    variance: float
+    noise: float
+    test_error: float
+
+    @property
+    def total(self) -> float:
+        """:math:`\\text{bias}^2 + \\text{variance} + \\text{noise}`, the decomposition's prediction of ``test_error``."""
+        return self.bias2 + self.variance + self.noise
+
+
+def decompose(predictions: torch.Tensor, truth: torch.Tensor) -> tuple[float, float]:
+    r"""Bias² and variance of many fits, from their predictions on the same test inputs.
+
+    ``predictions`` is ``(S, M)``: row :math:`s` holds fit :math:`\hat f_s` at the
+    :math:`M` test inputs; ``truth`` is ``(M,)``, the noiseless :math:`f` there.
+    With :math:`\bar f = \frac1S \sum_s \hat f_s`,
+
+    .. math:: \text{bias}^2 = \frac1M \sum_m (\bar f(x_m) - f(x_m))^2, \qquad
+              \text{variance} = \frac1M \sum_m \frac1S \sum_s (\hat f_s(x_m) - \bar f(x_m))^2,
+
+    and their sum is exactly the mean squared distance of the fits from :math:`f`.
+
+    >>> bias2, variance = decompose(torch.tensor([[1.0, 2.0], [3.0, 2.0]]), torch.tensor([0.0, 2.0]))
+    >>> bias2, variance     # mean fit (2, 2): bias² ((2-0)² + 0)/2; variance ((1 + 1) + 0)/2
+    (2.0, 0.5)
+    """
+    if predictions.ndim != 2 or truth.shape != predictions.shape[1:]:
+        raise ValueError(
+            f"Invalid shapes: predictions {tuple(predictions.shape)}, truth {tuple(truth.shape)} (expected (S, M) and (M,))"
+        )
+    mean_fit = predictions.mean(dim=0)
+    bias2 = ((mean_fit - truth) ** 2).mean()
+    variance = ((predictions - mean_fit) ** 2).mean()
+    return bias2.item(), variance.item()
+
+
+def bias_variance_experiment(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    degree: int,
+    *,
+    n_train: int = 20,
+    n_sets: int = 500,
+    noise_std: float = 0.3,
+    n_test: int = 200,
+    seed: int = 0,
+) -> BiasVariance:
+    r"""Fit a degree-``degree`` polynomial to ``n_sets`` fresh noisy training sets; decompose its test error.
+
+    Each training set has ``n_train`` inputs drawn uniformly from :math:`[-1, 1]` and
+    labels :math:`f(x) + \varepsilon`, :math:`\varepsilon \sim \mathcal N(0, \sigma^2)`.
+    The test inputs are ``n_test`` evenly spaced points of :math:`[-1, 1]`. Every
+    fit is evaluated there; :func:`decompose` gives bias² and variance, the noise is
+    :math:`\sigma^2`, and ``test_error`` is measured with an independent noisy test
+    label for every (training set, test point) pair. All in float64, seeded.
+
+    Args:
+        f: the true function, applied to a float64 tensor of inputs.
+        degree: the polynomial degree (≥ 0).
+        n_train: points per training set (≥ 1).
+        n_sets: number of training sets (≥ 2).
+        noise_std: :math:`\sigma \ge 0`.
+        n_test: number of test inputs (≥ 1).
+        seed: seed of every draw.
+
+    >>> r = bias_variance_experiment(torch.sin, 3, n_sets=2000, seed=0)
+    >>> r.bias2 < 1e-3, abs(r.total - r.test_error) / r.test_error < 0.02
+    (True, True)
+    """
+    _check_degree(degree)
+    for name, value, low in (("n_train", n_train, 1), ("n_sets", n_sets, 2), ("n_test", n_test, 1)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {low})")
+    if not (isinstance(noise_std, (int, float)) and math.isfinite(noise_std) and noise_std >= 0):
+        raise ValueError(f"Invalid noise_std: {noise_std!r} (expected a finite number >= 0)")
+    g = torch.Generator().manual_seed(seed)
+    x_test = torch.linspace(-1, 1, n_test, dtype=torch.float64)
+    truth = f(x_test)
+    predictions = torch.empty(n_sets, n_test, dtype=torch.float64)
+    for s in range(n_sets):
+        x = torch.rand(n_train, generator=g, dtype=torch.float64) * 2 - 1
+        y = f(x) + noise_std * torch.randn(n_train, generator=g, dtype=torch.float64)
+        predictions[s] = predict_polynomial(fit_polynomial(x, y, degree), x_test)
+    bias2, variance = decompose(predictions, truth)
+    y_test = truth + noise_std * torch.randn(n_sets, n_test, generator=g, dtype=torch.float64)
+    test_error = ((y_test - predictions) ** 2).mean().item()
+    return BiasVariance(degree, bias2, variance, float(noise_std) ** 2, test_error)
+
+
+def _check_degree(degree) -> None:
+    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
+        raise ValueError(f"Invalid degree: {degree!r} (expected an integer >= 0)")
+
+
+__all__ = [
+    "BiasVariance",
+    "bias_variance_experiment",
+    "decompose",
+    "fit_polynomial",
+    "polynomial_features",
+    "predict_polynomial",
+]

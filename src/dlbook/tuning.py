@@ -1,0 +1,448 @@
+r"""Hyperparameter search: grid, random and Bayesian (TPE), behind one interface.
+
+All three searches take the same two things:
+
+* an **objective** ``objective(params: dict) -> float``: train a model with the
+  hyperparameters ``params`` and return a score (e.g. validation accuracy); the
+  search maximises it (``direction="maximize"``, the default) or minimises it
+  (``direction="minimize"``, e.g. for a validation loss);
+* a **space**: a dict from hyperparameter name to either
+
+  - a **list** of choices, e.g. ``"width": [64, 128, 256]``, or
+  - a **tuple** ``(kind, low, high)`` describing a range, with ``kind`` one of
+
+    ============  =====================================================
+    ``"uniform"``  a float drawn uniformly from :math:`[\text{low}, \text{high}]`
+    ``"log"``      a float whose logarithm is uniform (``0 < low``), for
+                   scale parameters such as a learning rate
+    ``"int"``      an integer in :math:`\{\text{low}, \dots, \text{high}\}`
+    ``"logint"``   an integer whose logarithm is (about) uniform (``0 < low``),
+                   for sizes such as a layer width
+    ============  =====================================================
+
+A list is always a set of choices and a tuple is always a range, so there is no
+ambiguity between ``["log", 1, 2]`` (three choices) and ``("log", 1, 2)``.
+
+Each search returns a :class:`SearchResult`: every trial in the order it ran
+(its parameters and score) and the best one. The same call with the same seed
+gives the same trials.
+
+Taught in chapter 14 (Hyperparameters).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: The range kinds a space may use, and whether each is drawn on a log scale / as integers.
+KINDS: dict[str, tuple[bool, bool]] = {
+    # kind: (log scale, integer)
+    "uniform": (False, False),
+    "log": (True, False),
+    "int": (False, True),
+    "logint": (True, True),
+}
+
+Objective = Callable[[dict[str, Any]], float]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluation of the objective: its index in the search, the parameters tried and the score.
+
+    >>> Trial(0, {"lr": 0.01}, 0.9)
+    Trial(number=0, params={'lr': 0.01}, value=0.9)
+    """
+
+    number: int
+    params: dict[str, Any]
+    value: float
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """All trials of one search, in the order they ran, and the best of them.
+
+    ``best`` is the trial with the highest value (lowest for ``direction="minimize"``);
+    ties go to the earliest trial, and a ``nan`` value ranks below every number.
+
+    >>> r = SearchResult("random", "maximize", [Trial(0, {"a": 1}, 0.5), Trial(1, {"a": 2}, 0.8), Trial(2, {"a": 3}, 0.7)])
+    >>> r.best.params, r.values, r.best_so_far()
+    ({'a': 2}, [0.5, 0.8, 0.7], [0.5, 0.8, 0.8])
+    """
+
+    method: str
+    direction: str
+    trials: list[Trial] = field(default_factory=list)
+
+    @property
+    def values(self) -> list[float]:
+        """The score of every trial, in order."""
+        return [t.value for t in self.trials]
+
+    def _key(self, value: float) -> float:
+        if math.isnan(value):
+            return -math.inf
+        return value if self.direction == "maximize" else -value
+
+    @property
+    def best(self) -> Trial:
+        """The best trial (earliest among equals)."""
+        if not self.trials:
+            raise ValueError("Invalid result: no trials")
+        return max(self.trials, key=lambda t: (self._key(t.value), -t.number))
+
+    def best_so_far(self) -> list[float]:
+        """Element ``i``: the best value among trials ``0..i`` (what a plot of search progress shows)."""
+        out: list[float] = []
+        best = math.nan
+        for v in self.values:
+            if not out or self._key(v) > self._key(best):
+                best = v
+            out.append(best)
+        return out
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _check_space(space: Any) -> dict[str, list | tuple]:
+    """Validate ``space``; return it as a plain dict (keys in the given order)."""
+    if not isinstance(space, Mapping):
+        raise TypeError(f"Invalid space: {type(space).__name__} (expected a dict name -> list of choices or (kind, low, high))")
+    if not space:
+        raise ValueError("Invalid space: empty (expected at least one hyperparameter)")
+    for name, spec in space.items():
+        if not isinstance(name, str):
+            raise TypeError(f"Invalid space: name {name!r} is a {type(name).__name__} (expected str)")
+        if isinstance(spec, list):
+            if not spec:
+                raise ValueError(f"Invalid space: {name!r} has no choices (empty list)")
+        elif isinstance(spec, tuple):
+            if len(spec) != 3:
+                raise ValueError(f"Invalid space: {name!r} is {spec!r} (expected a range (kind, low, high))")
+            kind, low, high = spec
+            if kind not in KINDS:
+                raise ValueError(f"Invalid space: unknown kind {kind!r} for {name!r} (expected one of {', '.join(KINDS)})")
+            log, integer = KINDS[kind]
+            for bound in (low, high):
+                if not _is_number(bound) or (integer and not isinstance(bound, numbers.Integral)):
+                    expected = "integers" if integer else "numbers"
+                    raise TypeError(f"Invalid space: {name!r} bound {bound!r} (a {kind!r} range needs {expected})")
+                if not math.isfinite(bound):
+                    raise ValueError(f"Invalid space: {name!r} bound {bound!r} (expected a finite number)")
+            if not low < high:
+                raise ValueError(f"Invalid space: {name!r} has low={low!r} >= high={high!r}")
+            if log and low <= 0:
+                raise ValueError(f"Invalid space: {name!r} has low={low!r} (a {kind!r} range needs low > 0)")
+        else:
+            raise TypeError(
+                f"Invalid space: {name!r} is a {type(spec).__name__} (expected a list of choices or a tuple (kind, low, high))"
+            )
+    return dict(space)
+
+
+def _check_common(objective: Any, direction: str) -> None:
+    if not callable(objective):
+        raise TypeError(f"Invalid objective: {type(objective).__name__} (expected a callable params -> float)")
+    if direction not in ("maximize", "minimize"):
+        raise ValueError(f"Invalid direction: {direction!r} (expected 'maximize' or 'minimize')")
+
+
+def _check_count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
+    return int(value)
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
+        raise ValueError(f"Invalid seed: {seed!r} (expected an integer in [0, 2**32))")
+    return int(seed)
+
+
+def _score(objective: Objective, params: dict[str, Any]) -> float:
+    value = objective(dict(params))
+    if not _is_number(value):
+        raise TypeError(f"Invalid objective value: {value!r} for {params} (expected a real number)")
+    return float(value)
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def grid_values(spec: list | tuple, points: int | None = None) -> list:
+    r"""The values a grid search tries for one hyperparameter.
+
+    A list of choices is used as it is. A range is cut into ``points`` values that
+    include both ends: evenly spaced for ``"uniform"`` and ``"int"``, evenly spaced
+    in :math:`\log` for ``"log"`` and ``"logint"``,
+
+    .. math:: v_j = \text{low} + \tfrac{j}{p-1}(\text{high} - \text{low}) \quad\text{or}\quad
+              v_j = \text{low}\,(\text{high}/\text{low})^{j/(p-1)}, \qquad j = 0, \dots, p-1,
+
+    integers rounded, duplicates (possible for narrow integer ranges) removed.
+
+    >>> grid_values(("log", 1e-3, 1e-1), 3)
+    [0.001, 0.01, 0.1]
+    >>> grid_values(("logint", 16, 256), 3)
+    [16, 64, 256]
+    >>> grid_values(("int", 1, 3), 5)
+    [1, 2, 3]
+    >>> grid_values(("uniform", 0.0, 0.5))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid points: a range ('uniform', 0.0, 0.5) needs points >= 2 to be gridded (got None)
+    """
+    if isinstance(spec, list):
+        return list(spec)
+    kind, low, high = spec
+    if points is None or isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 2:
+        raise ValueError(f"Invalid points: a range {spec!r} needs points >= 2 to be gridded (got {points!r})")
+    log, integer = KINDS[kind]
+    if log:
+        values = np.geomspace(low, high, int(points))
+    else:
+        values = np.linspace(low, high, int(points))
+    values[0], values[-1] = low, high  # exact ends, whatever the rounding of geomspace
+    if integer:
+        return list(dict.fromkeys(int(round(v)) for v in values))
+    return [float(v) for v in values]
+
+
+def grid_search(
+    objective: Objective,
+    space: Mapping[str, list | tuple],
+    *,
+    points: int | Mapping[str, int] | None = None,
+    direction: str = "maximize",
+) -> SearchResult:
+    r"""Try every combination of the grid's values; return all trials and the best.
+
+    The grid is the Cartesian product of :func:`grid_values` of each hyperparameter,
+    so it has :math:`\prod_k n_k` points for :math:`n_k` values of hyperparameter
+    :math:`k`, visited in :func:`itertools.product` order (the last name in
+    ``space`` varies fastest). There is nothing random in it, hence no seed.
+
+    Args:
+        objective: ``objective(params) -> float``, called once per grid point.
+        space: hyperparameter name -> list of choices or ``(kind, low, high)``.
+        points: how many values each *range* is cut into: one number for all, or a
+            dict name -> number. Lists of choices ignore it. Needed when ``space``
+            has a range.
+        direction: ``"maximize"`` or ``"minimize"`` the objective.
+
+    >>> result = grid_search(lambda p: -(p["x"] - 2) ** 2 - p["y"], {"x": [1, 2, 3], "y": ("int", 0, 1)}, points=2)
+    >>> len(result.trials), result.best.params, result.best.value
+    (6, {'x': 2, 'y': 0}, 0.0)
+    >>> grid_search(lambda p: 0.0, {})
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid space: empty (expected at least one hyperparameter)
+    """
+    _check_common(objective, direction)
+    space = _check_space(space)
+    if isinstance(points, Mapping):
+        unknown = sorted(set(points) - set(space))
+        if unknown:
+            raise ValueError(f"Invalid points: {unknown} are not in the space")
+        per_name = {name: points.get(name) for name in space}
+    else:
+        per_name = {name: points for name in space}
+    values = {}
+    for name, spec in space.items():
+        try:
+            values[name] = grid_values(spec, per_name[name])
+        except ValueError as exc:
+            raise ValueError(f"{exc} for {name!r}") from None
+    trials = []
+    for i, combo in enumerate(itertools.product(*values.values())):
+        params = dict(zip(values, combo))
+        trials.append(Trial(i, params, _score(objective, params)))
+    return SearchResult("grid", direction, trials)
+
+
+# --------------------------------------------------------------------------- random
+
+
+def sample(space: Mapping[str, list | tuple], rng: np.random.Generator) -> dict[str, Any]:
+    r"""Draw one point of ``space`` with the NumPy generator ``rng``.
+
+    A choice is drawn uniformly from its list; ``"uniform"`` from
+    :math:`U(\text{low}, \text{high})`; ``"log"`` as :math:`\exp U(\ln \text{low}, \ln \text{high})`;
+    ``"int"`` uniformly from the integers :math:`\text{low}..\text{high}`; ``"logint"`` as
+    :math:`\exp U(\ln(\text{low} - \frac12), \ln(\text{high} + \frac12))` rounded to the
+    nearest integer (the same rule Optuna uses, so each end gets its share).
+
+    >>> p = sample({"lr": ("log", 1e-4, 1e-1), "act": ["relu", "tanh"]}, np.random.default_rng(0))
+    >>> 1e-4 <= p["lr"] <= 1e-1 and p["act"] in ("relu", "tanh")
+    True
+    """
+    params: dict[str, Any] = {}
+    for name, spec in space.items():
+        if isinstance(spec, list):
+            params[name] = spec[int(rng.integers(len(spec)))]
+            continue
+        kind, low, high = spec
+        if kind == "uniform":
+            params[name] = float(rng.uniform(low, high))
+        elif kind == "log":
+            params[name] = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+        elif kind == "int":
+            params[name] = int(rng.integers(low, high + 1))
+        else:  # logint
+            v = np.exp(rng.uniform(np.log(low - 0.5), np.log(high + 0.5)))
+            params[name] = int(min(max(round(v), low), high))
+    return params
+
+
+def random_search(
+    objective: Objective,
+    space: Mapping[str, list | tuple],
+    n_trials: int,
+    seed: int = 0,
+    *,
+    direction: str = "maximize",
+) -> SearchResult:
+    """Try ``n_trials`` points drawn independently by :func:`sample`; return all trials and the best.
+
+    Every draw comes from one :func:`numpy.random.default_rng` seeded with ``seed``,
+    so a search repeats exactly. Unlike a grid, each trial tries a *new* value of
+    every hyperparameter, which is why random search explores the few
+    hyperparameters that matter better than a grid of the same size
+    (Bergstra & Bengio, 2012).
+
+    Args:
+        objective: ``objective(params) -> float``.
+        space: hyperparameter name -> list of choices or ``(kind, low, high)``.
+        n_trials: number of points to try (≥ 1).
+        seed: seed of the draws.
+        direction: ``"maximize"`` or ``"minimize"`` the objective.
+
+    >>> r = random_search(lambda p: -(p["x"] - 0.3) ** 2, {"x": ("uniform", 0.0, 1.0)}, n_trials=50, seed=0)
+    >>> len(r.trials), abs(r.best.params["x"] - 0.3) < 0.05
+    (50, True)
+    >>> random_search(lambda p: 0.0, {"x": [1]}, n_trials=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid n_trials: 0 (expected an integer >= 1)
+    """
+    _check_common(objective, direction)
+    space = _check_space(space)
+    n_trials = _check_count("n_trials", n_trials)
+    rng = np.random.default_rng(_check_seed(seed))
+    trials = []
+    for i in range(n_trials):
+        params = sample(space, rng)
+        trials.append(Trial(i, params, _score(objective, params)))
+    return SearchResult("random", direction, trials)
+
+
+# --------------------------------------------------------------------------- TPE (Optuna)
+
+
+def tpe_search(
+    objective: Objective,
+    space: Mapping[str, list | tuple],
+    n_trials: int,
+    seed: int = 0,
+    *,
+    direction: str = "maximize",
+    n_startup_trials: int = 10,
+) -> SearchResult:
+    r"""Bayesian optimisation with Optuna's Tree-structured Parzen Estimator; return all trials and the best.
+
+    TPE (Bergstra et al., 2011) starts with ``n_startup_trials`` random points. After
+    that it splits the trials so far into the best fraction :math:`\gamma` and the rest,
+    fits a density to each, :math:`\ell(x)` to the good ones and :math:`g(x)` to the
+    others, and tries next the candidate that maximises
+
+    .. math:: \frac{\ell(x)}{g(x)},
+
+    i.e. the point that looks most like the good trials and least like the bad ones
+    (this ratio is monotone in the expected improvement). The work is done by
+    :class:`optuna.samplers.TPESampler` (Akiba et al., 2019), seeded with ``seed``;
+    Optuna's log messages are silenced during the search. A ``nan`` score marks
+    the trial as failed for Optuna (TPE learns nothing from it) and ranks last here.
+
+    Args:
+        objective: ``objective(params) -> float``.
+        space: hyperparameter name -> list of choices or ``(kind, low, high)``.
+            Choices must be ``None``, ``bool``, ``int``, ``float`` or ``str`` (Optuna
+            stores them).
+        n_trials: number of points to try (≥ 1).
+        seed: seed of the sampler.
+        direction: ``"maximize"`` or ``"minimize"`` the objective.
+        n_startup_trials: random trials before TPE starts modelling (Optuna's
+            default is 10, which leaves little for TPE in a small budget).
+
+    >>> r = tpe_search(lambda p: -(p["x"] - 0.3) ** 2, {"x": ("uniform", 0.0, 1.0)}, n_trials=30, seed=0, n_startup_trials=5)
+    >>> len(r.trials), abs(r.best.params["x"] - 0.3) < 0.05
+    (30, True)
+    >>> tpe_search(lambda p: 0.0, {"x": ("log", 0, 1)}, n_trials=5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid space: 'x' has low=0 (a 'log' range needs low > 0)
+    """
+    _check_common(objective, direction)
+    space = _check_space(space)
+    n_trials = _check_count("n_trials", n_trials)
+    seed = _check_seed(seed)
+    n_startup_trials = _check_count("n_startup_trials", n_startup_trials)
+
+    import optuna  # imported here: only this search needs it
+
+    def suggest(trial: optuna.Trial) -> dict[str, Any]:
+        params: dict[str, Any] = {}
+        for name, spec in space.items():
+            if isinstance(spec, list):
+                params[name] = trial.suggest_categorical(name, spec)
+                continue
+            kind, low, high = spec
+            log, integer = KINDS[kind]
+            if integer:
+                params[name] = trial.suggest_int(name, int(low), int(high), log=log)
+            else:
+                params[name] = trial.suggest_float(name, float(low), float(high), log=log)
+        return params
+
+    trials: list[Trial] = []
+
+    def optuna_objective(trial: optuna.Trial) -> float:
+        params = suggest(trial)
+        value = _score(objective, params)
+        trials.append(Trial(len(trials), params, value))
+        return value
+
+    sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=n_startup_trials)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        study = optuna.create_study(direction=direction, sampler=sampler)
+        study.optimize(optuna_objective, n_trials=n_trials, catch=())
+    finally:
+        optuna.logging.set_verbosity(verbosity)
+    return SearchResult("tpe", direction, trials)
+
+
+__all__ = [
+    "KINDS",
+    "SearchResult",
+    "Trial",
+    "grid_search",
+    "grid_values",
+    "random_search",
+    "sample",
+    "tpe_search",
+]

@@ -1,0 +1,243 @@
+"""dlbook.tuning: grid, random and TPE search share one interface, repeat from a seed, and reject bad spaces."""
+
+import math
+
+import numpy as np
+import pytest
+
+from dlbook.tuning import SearchResult, Trial, grid_search, grid_values, random_search, sample, tpe_search
+
+SPACE = {
+    "lr": ("log", 1e-4, 1e-1),
+    "width": ("logint", 16, 256),
+    "layers": ("int", 1, 4),
+    "dropout": ("uniform", 0.0, 0.5),
+    "activation": ["relu", "tanh", "gelu"],
+}
+
+
+def bowl(params):
+    """A smooth score with its maximum 0 at lr=1e-2, width=64, layers=2, dropout=0.1, activation=relu."""
+    return -(
+        (math.log10(params["lr"]) + 2) ** 2
+        + (math.log2(params["width"]) - 6) ** 2
+        + (params["layers"] - 2) ** 2
+        + 10 * (params["dropout"] - 0.1) ** 2
+        + (params["activation"] != "relu")
+    )
+
+
+def tpe(objective, space, n_trials, seed=0, **kw):
+    return tpe_search(objective, space, n_trials, seed, n_startup_trials=5, **kw)
+
+
+SEEDED = {"random": random_search, "tpe": tpe}
+
+
+def in_space(params, space):
+    assert list(params) == list(space)
+    for name, spec in space.items():
+        value = params[name]
+        if isinstance(spec, list):
+            assert value in spec
+        else:
+            kind, low, high = spec
+            assert low <= value <= high
+            assert isinstance(value, int) == (kind in ("int", "logint"))
+
+
+# --------------------------------------------------------------------------- seeds and trials
+
+
+@pytest.mark.parametrize("method", SEEDED)
+def test_same_seed_gives_the_same_trials(method):
+    search = SEEDED[method]
+    a, b = search(bowl, SPACE, 15, seed=3), search(bowl, SPACE, 15, seed=3)
+    assert a.trials == b.trials
+    c = search(bowl, SPACE, 15, seed=4)
+    assert [t.params for t in c.trials] != [t.params for t in a.trials]
+
+
+@pytest.mark.parametrize("method", SEEDED)
+@pytest.mark.parametrize("n_trials", [1, 2, 7])
+def test_seeded_searches_run_exactly_n_trials_inside_the_space(method, n_trials):
+    calls = []
+    result = SEEDED[method](lambda p: calls.append(p) or bowl(p), SPACE, n_trials, seed=0)
+    assert len(result.trials) == len(calls) == n_trials
+    assert [t.number for t in result.trials] == list(range(n_trials))
+    assert [t.params for t in result.trials] == calls  # recorded in the order they ran
+    for t in result.trials:
+        in_space(t.params, SPACE)
+        assert t.value == bowl(t.params)
+
+
+def test_grid_tries_the_product_of_choice_counts_in_product_order():
+    space = {"a": [1, 2, 3], "b": ["x", "y"], "c": ("uniform", 0.0, 1.0), "d": ("log", 1e-3, 1e-1)}
+    result = grid_search(lambda p: 0.0, space, points={"c": 2, "d": 3})
+    assert len(result.trials) == 3 * 2 * 2 * 3
+    assert [t.params for t in result.trials][:4] == [
+        {"a": 1, "b": "x", "c": 0.0, "d": 0.001},
+        {"a": 1, "b": "x", "c": 0.0, "d": pytest.approx(0.01)},
+        {"a": 1, "b": "x", "c": 0.0, "d": 0.1},
+        {"a": 1, "b": "x", "c": 1.0, "d": 0.001},
+    ]
+    assert len({tuple(t.params.values()) for t in result.trials}) == len(result.trials)
+
+
+def test_grid_points_may_be_one_number_for_every_range():
+    result = grid_search(lambda p: 0.0, {"x": ("uniform", 0.0, 1.0), "n": ("int", 1, 9)}, points=3)
+    assert [(t.params["x"], t.params["n"]) for t in result.trials] == [
+        (x, n) for x in (0.0, 0.5, 1.0) for n in (1, 5, 9)
+    ]
+
+
+@pytest.mark.parametrize("spec,points,expected", [
+    (("uniform", 0.0, 1.0), 5, [0.0, 0.25, 0.5, 0.75, 1.0]),
+    (("log", 1e-4, 1e-1), 4, [1e-4, 1e-3, 1e-2, 1e-1]),
+    (("int", 0, 10), 3, [0, 5, 10]),
+    (("int", 1, 2), 4, [1, 2]),               # narrow integer range: duplicates removed
+    (("logint", 1, 1024), 6, [1, 4, 16, 64, 256, 1024]),
+    (["a", "b"], None, ["a", "b"]),            # choices are used as they are
+    (["a", "b"], 7, ["a", "b"]),
+])
+def test_grid_values_cover_the_range_including_both_ends(spec, points, expected):
+    values = grid_values(spec, points)
+    assert values == pytest.approx(expected) if not isinstance(spec, list) else values == expected
+    if not isinstance(spec, list):
+        assert values[0] == spec[1] and values[-1] == spec[2]
+
+
+def test_grid_is_deterministic_and_needs_no_seed():
+    a = grid_search(bowl_2, {"lr": ("log", 1e-4, 1e-1), "width": [32, 64]}, points=3)
+    b = grid_search(bowl_2, {"lr": ("log", 1e-4, 1e-1), "width": [32, 64]}, points=3)
+    assert a.trials == b.trials and a.method == "grid"
+
+
+# --------------------------------------------------------------------------- best
+
+
+@pytest.mark.parametrize("method", ["grid", "random", "tpe"])
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_best_is_the_best_trial(method, direction):
+    space = {"lr": ("log", 1e-4, 1e-1), "width": [16, 64, 256]}
+    if method == "grid":
+        result = grid_search(bowl_2, space, points=4, direction=direction)
+    else:
+        result = SEEDED[method](bowl_2, space, 12, seed=1, direction=direction)
+    values = result.values
+    chosen = max(values) if direction == "maximize" else min(values)
+    assert result.best.value == chosen
+    assert result.best is result.trials[values.index(chosen)]
+    running = result.best_so_far()
+    assert running[-1] == chosen and len(running) == len(values)
+    pick = max if direction == "maximize" else min
+    assert running == [pick(values[: i + 1]) for i in range(len(values))]
+
+
+def bowl_2(params):
+    return -((math.log10(params["lr"]) + 2) ** 2) - (math.log2(params["width"]) - 6) ** 2
+
+
+def test_ties_go_to_the_earliest_trial_and_nan_ranks_last():
+    r = SearchResult("x", "maximize", [Trial(0, {}, math.nan), Trial(1, {}, 1.0), Trial(2, {}, 1.0)])
+    assert r.best.number == 1
+    assert r.best_so_far()[1:] == [1.0, 1.0] and math.isnan(r.best_so_far()[0])
+    assert SearchResult("x", "minimize", [Trial(0, {}, 2.0), Trial(1, {}, math.nan)]).best.number == 0
+    with pytest.raises(ValueError, match="no trials"):
+        SearchResult("x", "maximize", []).best
+
+
+def test_tpe_learns_nothing_from_nan_trials_but_keeps_them():
+    result = tpe(lambda p: math.nan if p["x"] > 0.5 else p["x"], {"x": ("uniform", 0.0, 1.0)}, 12)
+    assert len(result.trials) == 12
+    assert result.best.value == max(v for v in result.values if not math.isnan(v))
+
+
+def test_tpe_beats_random_on_a_smooth_objective():
+    """TPE should use its trials: on a smooth bowl its best after 40 trials beats random search's on most seeds."""
+    space = {"x": ("uniform", -5.0, 5.0), "y": ("uniform", -5.0, 5.0)}
+    f = lambda p: -(p["x"] - 1) ** 2 - (p["y"] + 2) ** 2  # noqa: E731
+    wins = sum(tpe(f, space, 40, seed=s).best.value > random_search(f, space, 40, seed=s).best.value for s in range(5))
+    assert wins >= 4
+
+
+def test_tpe_leaves_optuna_logging_as_it_was():
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.INFO)
+    tpe(lambda p: p["x"], {"x": ("uniform", 0.0, 1.0)}, 2)
+    assert optuna.logging.get_verbosity() == optuna.logging.INFO
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def test_logint_sampling_reaches_both_ends():
+    rng = np.random.default_rng(0)
+    draws = [sample({"w": ("logint", 1, 4)}, rng)["w"] for _ in range(2000)]
+    assert set(draws) == {1, 2, 3, 4}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def everything(space=SPACE, n_trials=3, seed=0, objective=bowl, direction="maximize"):
+    """The same bad argument given to all three searches."""
+    yield lambda: grid_search(objective, space, points=2, direction=direction)
+    yield lambda: random_search(objective, space, n_trials, seed, direction=direction)
+    yield lambda: tpe_search(objective, space, n_trials, seed, direction=direction)
+
+
+@pytest.mark.parametrize("space,error,match", [
+    ({}, ValueError, "empty"),
+    ([("lr", [0.1])], TypeError, "Invalid space: list"),
+    ({"lr": []}, ValueError, "'lr' has no choices"),
+    ({"lr": ("log", 1e-3)}, ValueError, "expected a range"),
+    ({"lr": ("exp", 1e-3, 1.0)}, ValueError, "unknown kind 'exp' for 'lr'"),
+    ({"lr": ("log", 1.0, 0.1)}, ValueError, "low=1.0 >= high=0.1"),
+    ({"lr": ("uniform", 0.5, 0.5)}, ValueError, "low=0.5 >= high=0.5"),
+    ({"lr": ("log", 0.0, 1.0)}, ValueError, "needs low > 0"),
+    ({"lr": ("log", -1.0, 1.0)}, ValueError, "needs low > 0"),
+    ({"w": ("logint", 0, 8)}, ValueError, "needs low > 0"),
+    ({"lr": ("uniform", 0.0, math.inf)}, ValueError, "finite"),
+    ({"w": ("int", 1.5, 8)}, TypeError, "needs integers"),
+    ({"lr": ("uniform", "0", 1.0)}, TypeError, "needs numbers"),
+    ({"lr": 0.01}, TypeError, "'lr' is a float"),
+    ({3: [1, 2]}, TypeError, "name 3"),
+])
+def test_malformed_spaces_are_rejected_by_every_search(space, error, match):
+    for call in everything(space=space):
+        with pytest.raises(error, match=match):
+            call()
+
+
+@pytest.mark.parametrize("n_trials", [0, -1, 2.5, True])
+def test_n_trials_below_one_or_not_an_integer_is_rejected(n_trials):
+    for search in (random_search, tpe_search):
+        with pytest.raises(ValueError, match="Invalid n_trials"):
+            search(bowl, SPACE, n_trials)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"objective": "train"}, TypeError, "Invalid objective"),
+    ({"direction": "up"}, ValueError, "Invalid direction: 'up'"),
+    ({"seed": -1}, ValueError, "Invalid seed"),
+    ({"objective": lambda p: "high"}, TypeError, "Invalid objective value: 'high'"),
+    ({"objective": lambda p: None}, TypeError, "Invalid objective value: None"),
+])
+def test_bad_objective_direction_or_seed_is_rejected(kwargs, error, match):
+    calls = list(everything(**kwargs))
+    if "seed" in kwargs:
+        calls = calls[1:]  # the grid takes no seed
+    for call in calls:
+        with pytest.raises(error, match=match):
+            call()
+
+
+@pytest.mark.parametrize("points,match", [(None, "needs points >= 2"), (1, "needs points >= 2"), ({"lr": 3}, "'width'"), ({"lr": 3, "width": 2, "zz": 2}, "zz")])
+def test_grid_needs_points_for_every_range(points, match):
+    with pytest.raises(ValueError, match=match):
+        grid_search(bowl_2, {"lr": ("log", 1e-4, 1e-1), "width": ("logint", 16, 256)}, points=points)
+
+
+def test_tpe_rejects_bad_startup_count():
+    with pytest.raises(ValueError, match="Invalid n_startup_trials: 0"):
+        tpe_search(bowl, SPACE, 3, n_startup_trials=0)
