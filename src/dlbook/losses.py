@@ -219,7 +219,7 @@ def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: s
     .. math:: \ell_j = -\big(y_j \log p_j + (1 - y_j) \log(1 - p_j)\big)
 
     **PyTorch's clamp, reproduced.** When :math:`p_j` is exactly 0 or 1 (which
-    happens in float32 as soon as a sigmoid's input exceeds about 17 in size),
+    happens in float32 with torch.sigmoid once its input exceeds about 16.6 or falls below about -88.7),
     :math:`\log 0 = -\infty` and the loss would be infinite. PyTorch floors each
     logarithm at ``-100``, so the loss of a single element is at most 100, and it
     computes the gradient as
