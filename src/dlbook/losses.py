@@ -1,0 +1,291 @@
+r"""Loss functions: how far a prediction is from its target, as one number to minimise.
+
+Taught in chapter 03 (Loss functions). Each function here has the semantics of its
+namesake in :mod:`torch.nn.functional` (same arguments, same value, same gradient:
+``tests/test_losses.py`` checks that), but is written out from elementary tensor
+operations so that each step of the formula is visible.
+
+Every loss takes ``reduction``:
+
+* ``"none"``: one loss per element (per example for :func:`cross_entropy`);
+* ``"mean"`` (the default): their average;
+* ``"sum"``: their sum.
+
+>>> import torch
+>>> logits = torch.tensor([[2.0, 0.5, -1.0]])
+>>> round(cross_entropy(logits, torch.tensor([0])).item(), 4)
+0.2413
+"""
+
+from __future__ import annotations
+
+import torch
+
+__all__ = [
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "l1_loss",
+    "log_softmax",
+    "mse_loss",
+]
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+#: The floor PyTorch puts under each logarithm in :func:`binary_cross_entropy`.
+BCE_LOG_FLOOR = -100.0
+#: The floor PyTorch puts under :math:`p(1-p)` in the gradient of :func:`binary_cross_entropy`.
+BCE_GRAD_EPSILON = 1e-12
+
+
+def _check_reduction(reduction: str) -> None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"Invalid reduction: {reduction!r} (expected 'mean', 'sum' or 'none')")
+
+
+def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses
+
+
+def _check_tensor(name: str, value) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"Invalid {name}: {type(value).__name__} (expected torch.Tensor)")
+
+
+def _check_pair(input: torch.Tensor, target: torch.Tensor, reduction: str) -> None:
+    _check_tensor("input", input)
+    _check_tensor("target", target)
+    _check_reduction(reduction)
+    if input.shape != target.shape:
+        raise ValueError(
+            f"Invalid target shape: {tuple(target.shape)} (expected the input's shape {tuple(input.shape)})"
+        )
+
+
+def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    r"""The logarithm of the softmax along ``dim``, computed without overflow.
+
+    .. math:: \log \operatorname{softmax}(z)_k = z_k - \log \sum_j e^{z_j}
+              = (z_k - m) - \log \sum_j e^{z_j - m}, \qquad m = \max_j z_j
+
+    Subtracting the maximum :math:`m` changes nothing mathematically but keeps every
+    exponent :math:`\le 0`, so :math:`e^{z_j - m} \le 1` never overflows and the
+    largest term is exactly 1, so the sum never underflows to 0 (the
+    *log-sum-exp trick*). :math:`m` is treated as a constant for autograd: its
+    gradient would cancel exactly anyway.
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> z = torch.tensor([1000.0, 0.0])          # exp(1000) overflows float32...
+    >>> log_softmax(z).tolist()                  # ...but the shifted form is exact
+    [0.0, -1000.0]
+    """
+    _check_tensor("logits", logits)
+    m = logits.max(dim=dim, keepdim=True).values.detach()
+    shifted = logits - m
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+
+
+def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Cross-entropy between the softmax of ``logits`` and class-index targets, like :func:`torch.nn.functional.cross_entropy`.
+
+    For example :math:`i` with logits :math:`z_i \in \mathbb R^C` and true class
+    :math:`y_i`:
+
+    .. math:: \ell_i = -\log \operatorname{softmax}(z_i)_{y_i}
+              = -z_{i,y_i} + \log \sum_{k=1}^{C} e^{z_{i,k}}
+
+    The softmax happens *inside* the loss (via :func:`log_softmax`, stable for any
+    logits), so a model trained with it outputs raw logits and the loss returns a
+    number, not a probability distribution. The gradient with respect to the
+    logits is :math:`\operatorname{softmax}(z_i) - \mathrm{onehot}(y_i)`
+    (divided by :math:`N` for ``"mean"``).
+
+    Args:
+        logits: shape ``(N, C)``, floating point; any real values.
+        target: shape ``(N,)``, integer class indices in ``[0, C)``.
+        reduction: ``"mean"`` (over the ``N`` examples), ``"sum"`` or ``"none"``
+            (returns shape ``(N,)``).
+
+    Not supported (unlike torch's): class weights, ``ignore_index``, label
+    smoothing, probability targets, extra spatial dimensions.
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> logits = torch.tensor([[2.0, 0.5, -1.0], [0.0, 0.0, 3.0]])
+    >>> target = torch.tensor([0, 1])
+    >>> [round(v, 4) for v in cross_entropy(logits, target, reduction="none").tolist()]
+    [0.2413, 3.0949]
+    >>> cross_entropy(logits, target).shape       # one number, not a distribution
+    torch.Size([])
+    >>> cross_entropy(logits, target, reduction="avg")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid reduction: 'avg' (expected 'mean', 'sum' or 'none')
+    """
+    _check_tensor("logits", logits)
+    _check_tensor("target", target)
+    _check_reduction(reduction)
+    if logits.ndim != 2:
+        raise ValueError(f"Invalid logits shape: {tuple(logits.shape)} (expected (N, C))")
+    if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise TypeError(f"Invalid target dtype: {target.dtype} (expected integer class indices)")
+    if target.shape != logits.shape[:1]:
+        raise ValueError(f"Invalid target shape: {tuple(target.shape)} (expected ({logits.shape[0]},))")
+    if target.numel() and (target.min() < 0 or target.max() >= logits.shape[1]):
+        raise ValueError(f"Invalid target: class indices must lie in [0, {logits.shape[1]})")
+    log_probs = log_softmax(logits, dim=1)
+    losses = -log_probs.gather(1, target.long().unsqueeze(1)).squeeze(1)
+    return _reduce(losses, reduction)
+
+
+def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Mean squared error, like :func:`torch.nn.functional.mse_loss`.
+
+    .. math:: \ell_j = (x_j - y_j)^2, \qquad \text{mean: } \frac{1}{n} \sum_{j=1}^{n} \ell_j
+
+    The mean runs over *all* :math:`n` elements (for ``(N, C)`` inputs that is
+    :math:`N C`, not :math:`N`).
+
+    Args:
+        input, target: the same shape (unlike torch, which broadcasts with a
+            warning, a shape mismatch is an error here), floating point.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"`` (same shape as ``input``).
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> mse_loss(torch.tensor([2.5, 0.0, 2.0]), torch.tensor([3.0, -0.5, 2.0]))
+    tensor(0.1667)
+    >>> mse_loss(torch.zeros(3), torch.zeros(2))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid target shape: (2,) (expected the input's shape (3,))
+    """
+    _check_pair(input, target, reduction)
+    return _reduce((input - target) ** 2, reduction)
+
+
+def l1_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Mean absolute error, like :func:`torch.nn.functional.l1_loss`.
+
+    .. math:: \ell_j = |x_j - y_j|
+
+    Its gradient is :math:`\operatorname{sign}(x_j - y_j)` (0 where they are equal):
+    every error pulls with the same force, so one outlier cannot dominate the way it
+    does under :func:`mse_loss`, whose gradient :math:`2(x_j - y_j)` grows with the error.
+
+    Args:
+        input, target: the same shape, floating point.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> l1_loss(torch.tensor([2.5, 0.0, 2.0]), torch.tensor([3.0, -0.5, 2.0]))
+    tensor(0.3333)
+    """
+    _check_pair(input, target, reduction)
+    return _reduce(torch.abs(input - target), reduction)
+
+
+class _BinaryCrossEntropy(torch.autograd.Function):
+    """PyTorch's binary cross-entropy on probabilities, forward and backward written out.
+
+    PyTorch's backward is *not* the derivative of its clamped forward: it is the
+    unclamped derivative with its denominator floored, so it is reproduced here as
+    an explicit ``backward`` rather than left to autograd.
+    """
+
+    @staticmethod
+    def forward(ctx, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(p, y)
+        log_p = torch.clamp(torch.log(p), min=BCE_LOG_FLOOR)
+        log_1mp = torch.clamp(torch.log1p(-p), min=BCE_LOG_FLOOR)
+        return -(y * log_p + (1 - y) * log_1mp)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        p, y = ctx.saved_tensors
+        grad_p = grad_output * (p - y) / torch.clamp(p * (1 - p), min=BCE_GRAD_EPSILON)
+        return grad_p, None
+
+
+def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    r"""Binary cross-entropy of predicted probabilities, like :func:`torch.nn.functional.binary_cross_entropy`.
+
+    .. math:: \ell_j = -\big(y_j \log p_j + (1 - y_j) \log(1 - p_j)\big)
+
+    **PyTorch's clamp, reproduced.** When :math:`p_j` is exactly 0 or 1 (which
+    happens in float32 with torch.sigmoid once its input exceeds about 16.6 or falls below about -88.7),
+    :math:`\log 0 = -\infty` and the loss would be infinite. PyTorch floors each
+    logarithm at ``-100``, so the loss of a single element is at most 100, and it
+    computes the gradient as
+
+    .. math:: \frac{\partial \ell_j}{\partial p_j} = \frac{p_j - y_j}{\max\big(p_j(1 - p_j),\ 10^{-12}\big)}
+
+    (the exact derivative, with its denominator floored). Both are reproduced
+    here. The consequence, shown in chapter 03: once a sigmoid has rounded to 0 or
+    1, the loss is stuck at 100 and the gradient reaching the logit through the
+    sigmoid is :math:`\sigma'(z) = 0`. Use :func:`binary_cross_entropy_with_logits`.
+
+    Args:
+        probs: probabilities in :math:`[0, 1]`, any shape, floating point.
+        target: the same shape, values in :math:`[0, 1]` (usually 0 or 1).
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Raises:
+        ValueError: a probability or a target lies outside :math:`[0, 1]`.
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> p, y = torch.tensor([0.9, 0.2]), torch.tensor([1.0, 0.0])
+    >>> [round(v, 4) for v in binary_cross_entropy(p, y, reduction="none").tolist()]   # -log 0.9, -log 0.8
+    [0.1054, 0.2231]
+    >>> binary_cross_entropy(torch.tensor([1.0]), torch.tensor([0.0]))    # -log(0), floored
+    tensor(100.)
+    """
+    _check_pair(probs, target, reduction)
+    if probs.numel() and not bool(((probs >= 0) & (probs <= 1)).all()):
+        raise ValueError("Invalid probs: all elements must lie in [0, 1] (got values outside; pass logits to binary_cross_entropy_with_logits)")
+    if target.numel() and not bool(((target >= 0) & (target <= 1)).all()):
+        raise ValueError("Invalid target: all elements must lie in [0, 1]")
+    return _reduce(_BinaryCrossEntropy.apply(probs, target), reduction)
+
+
+def binary_cross_entropy_with_logits(
+    logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean"
+) -> torch.Tensor:
+    r"""Binary cross-entropy of :math:`\sigma(z)`, computed from the logit :math:`z` directly, like :func:`torch.nn.functional.binary_cross_entropy_with_logits`.
+
+    Substituting :math:`p = \sigma(z)` into :func:`binary_cross_entropy` and using
+    :math:`\log(1 - \sigma(z)) = \log \sigma(z) - z`:
+
+    .. math:: \ell_j = (1 - y_j)\, z_j - \log \sigma(z_j), \qquad
+              \log \sigma(z) = \min(z, 0) - \log\big(1 + e^{-|z|}\big)
+
+    The right-hand form never exponentiates a positive number, so it is finite
+    for every finite :math:`z`, and the probability is never rounded to 0 or 1 on
+    the way. The gradient is :math:`\sigma(z_j) - y_j`: bounded, and never zero
+    for a confidently wrong prediction.
+
+    Args:
+        logits: any shape, floating point, any real values.
+        target: the same shape, values in :math:`[0, 1]`.
+        reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> z, y = torch.tensor([40.0]), torch.tensor([0.0])
+    >>> binary_cross_entropy_with_logits(z, y)                      # exact: log(1 + e^40)
+    tensor(40.)
+    >>> binary_cross_entropy(torch.sigmoid(z), y)                    # sigmoid(40) rounds to 1.0
+    tensor(100.)
+    """
+    _check_pair(logits, target, reduction)
+    # min(z, 0) via torch.minimum: at z = 0 it splits the gradient evenly, which makes
+    # the slope of log(sigmoid) at 0 exactly 1/2, as it should be.
+    log_sigmoid = torch.minimum(logits, torch.zeros_like(logits)) - torch.log1p(torch.exp(-torch.abs(logits)))
+    return _reduce((1 - target) * logits - log_sigmoid, reduction)

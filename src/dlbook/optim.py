@@ -1,0 +1,498 @@
+r"""Optimizers: SGD (with momentum), RMSprop, Adam and AdamW, written to be read.
+
+Taught in chapter 04 (Optimizers). Each class subclasses :class:`torch.optim.Optimizer`,
+so parameter groups, ``state_dict()`` / ``load_state_dict()`` and PyTorch's learning-rate
+schedulers (chapter 9) work with it unchanged; each takes the arguments of its
+:mod:`torch.optim` namesake (the ones listed; not ``maximize``, ``foreach``, ``fused``,
+``amsgrad`` and the like), rejects the same invalid values with the same messages, and
+produces the same parameter trajectory (``tests/test_optim.py`` runs both side by side).
+
+Each ``step()`` follows the algorithm in its class docstring line by line, with the
+formula beside each line. Where PyTorch uses a fused tensor operation the code uses the
+same one, so that rounding agrees too: ``a.add(b, alpha=c)`` is :math:`a + c\,b`,
+``a.addcmul(b, b, value=c)`` is :math:`a + c\,b^2`, ``a.addcdiv_(b, d, value=c)`` is
+:math:`a + c\,b/d`, and ``m.lerp(g, w)`` is :math:`(1 - w)\,m + w\,g`. What an
+optimizer remembers between steps lives where PyTorch keeps it, in
+``optimizer.state[p]``, under PyTorch's names (``momentum_buffer``, ``exp_avg``,
+``exp_avg_sq``, ``square_avg``, ``grad_avg``, ``step``), so :func:`state_nbytes` can
+measure its memory and a state dict can move between these classes and torch's.
+
+>>> import torch
+>>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+>>> opt = Adam([w], lr=0.1)
+>>> (w ** 2).sum().backward()
+>>> opt.step()
+>>> w.detach()                        # Adam's first step moves every coordinate by lr
+tensor([ 0.9000, -1.9000])
+>>> sorted(opt.state[w])
+['exp_avg', 'exp_avg_sq', 'step']
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Callable
+
+import torch
+
+__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "state_nbytes", "trajectory"]
+
+
+def _check_number(name: str, value) -> None:
+    """Hyperparameters are plain real numbers here (torch also takes 1-element tensors)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"Invalid {name}: {value!r} (expected a real number)")
+
+
+def _closure_loss(closure: Callable[[], torch.Tensor] | None):
+    if closure is None:
+        return None
+    with torch.enable_grad():
+        return closure()
+
+
+class SGD(torch.optim.Optimizer):
+    r"""Stochastic gradient descent, optionally with (Nesterov) momentum, like :class:`torch.optim.SGD`.
+
+    .. math::
+       \begin{aligned}
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{input}: \gamma \text{ (lr)},\ \theta_0 \text{ (params)},\ f(\theta) \text{ (objective)},\
+                \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\ \tau \text{ (dampening)},\ \textit{nesterov} \\
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+            &\hspace{5mm} \textbf{if}\ \mu \neq 0: \\
+            &\hspace{10mm} \textbf{if}\ t > 1:\ b_t \leftarrow \mu b_{t-1} + (1 - \tau) g_t
+                \quad \textbf{else}:\ b_t \leftarrow g_t \\
+            &\hspace{10mm} \textbf{if}\ \textit{nesterov}:\ g_t \leftarrow g_t + \mu b_t
+                \quad \textbf{else}:\ g_t \leftarrow b_t \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \gamma g_t \\
+            &\rule{110mm}{0.4pt} \\
+       \end{aligned}
+
+    Plain SGD keeps no state. Momentum (Polyak's heavy ball, 1964) keeps one
+    buffer :math:`b` per parameter, a running sum of past gradients that builds
+    up speed along directions where they agree and cancels where they alternate;
+    the Nesterov variant (as used by Sutskever et al., 2013) looks one step ahead
+    along it. As in PyTorch, :math:`b` starts at the first gradient (not at 0) and
+    the learning rate multiplies the whole buffer (some papers put :math:`\gamma`
+    inside it instead; with a constant :math:`\gamma` the two are the same).
+
+    Args:
+        params: an iterable of tensors or of parameter-group dicts.
+        lr: learning rate :math:`\gamma \ge 0` (required).
+        momentum: :math:`\mu \ge 0` (default 0: plain SGD).
+        dampening: :math:`\tau`, scales the new gradient in the buffer (default 0).
+        weight_decay: :math:`\lambda \ge 0`, an L2 penalty added to the gradient (default 0).
+        nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
+
+    State per parameter: ``momentum_buffer`` (same shape as the parameter) when
+    ``momentum != 0``; nothing otherwise.
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> w = torch.nn.Parameter(torch.tensor([1.0]))
+    >>> opt = SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(2):
+    ...     opt.zero_grad(); (w ** 2).sum().backward(); opt.step()
+    >>> round(w.item(), 4)              # 1 - 0.1*2 = 0.8, then 0.8 - 0.1*(0.9*2 + 1.6) = 0.46
+    0.46
+    >>> SGD([w], lr=-0.1)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid learning rate: -0.1
+    """
+
+    def __init__(self, params, lr: float, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False) -> None:
+        for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weight_decay)):
+            _check_number(name, value)
+        if lr < 0.0:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if momentum < 0.0:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if weight_decay < 0.0:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
+            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad                                                     # g_t
+                if weight_decay != 0:
+                    g = g.add(p, alpha=weight_decay)                           # g_t + λ θ_{t-1}
+                if mu != 0:
+                    state = self.state[p]
+                    if "momentum_buffer" not in state:
+                        b = g.clone()                                          # b_1 = g_1
+                    else:
+                        b = (mu * state["momentum_buffer"]).add(g, alpha=1 - tau)  # μ b_{t-1} + (1-τ) g_t
+                    state["momentum_buffer"] = b
+                    g = g.add(b, alpha=mu) if nesterov else b                  # g_t + μ b_t, or b_t
+                p.add_(g, alpha=-lr)                                           # θ_t = θ_{t-1} - γ g_t
+        return loss
+
+
+def _check_adam_args(lr, betas, eps, weight_decay) -> None:
+    _check_number("lr", lr)
+    _check_number("eps", eps)
+    _check_number("weight_decay", weight_decay)
+    if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
+        raise TypeError(f"Invalid betas: {betas!r} (expected a pair of numbers)")
+    _check_number("betas[0]", betas[0])
+    _check_number("betas[1]", betas[1])
+    if not 0.0 <= lr:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= eps:
+        raise ValueError(f"Invalid epsilon value: {eps}")
+    if not 0.0 <= betas[0] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+    if not 0.0 <= betas[1] < 1.0:
+        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+    if not 0.0 <= weight_decay:
+        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+
+
+class Adam(torch.optim.Optimizer):
+    r"""Adam (Kingma & Ba, 2015): momentum plus a per-coordinate step size, like :class:`torch.optim.Adam`.
+
+    .. math::
+       \begin{aligned}
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{input}: \gamma \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
+                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon \\
+            &\textbf{initialize}: m_0 \leftarrow 0 \text{ (first moment)},\ v_0 \leftarrow 0 \text{ (second moment)} \\
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+            &\hspace{5mm} m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+            &\hspace{5mm} v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+            &\hspace{5mm} \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
+            &\hspace{5mm} \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \gamma\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
+            &\rule{110mm}{0.4pt} \\
+       \end{aligned}
+
+    :math:`m` is a running average of the gradient (momentum); :math:`v` a running
+    average of its square, so :math:`\sqrt{\widehat v}` is the typical size of each
+    coordinate's gradient and dividing by it gives every coordinate a step of
+    about :math:`\gamma`, whatever its scale (squares and square roots are
+    elementwise). Both averages start at 0, which biases them towards 0 in the
+    first steps; dividing by :math:`1 - \beta^t` removes that bias.
+
+    ``weight_decay`` here is an L2 penalty added to the gradient, so it too is
+    divided by :math:`\sqrt{\widehat v}`: coordinates with large gradients are
+    barely decayed. :class:`AdamW` decouples it.
+
+    Args:
+        params: an iterable of tensors or of parameter-group dicts.
+        lr: :math:`\gamma \ge 0` (default 1e-3).
+        betas: :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)` (default (0.9, 0.999)).
+        eps: :math:`\epsilon \ge 0`, keeps the division finite (default 1e-8).
+        weight_decay: :math:`\lambda \ge 0` (default 0).
+
+    State per parameter: ``step`` (a scalar tensor, :math:`t`), ``exp_avg``
+    (:math:`m`) and ``exp_avg_sq`` (:math:`v`), each shaped like the parameter:
+    two extra copies of the model.
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, 100.0]))
+    >>> opt = Adam([w], lr=0.1)
+    >>> (w ** 2).sum().backward(); opt.step()      # gradients 2 and 200, steps both 0.1
+    >>> w.detach()
+    tensor([ 0.9000, 99.9000])
+    >>> Adam([w], betas=(0.9, 1.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid beta parameter at index 1: 1.0
+    """
+
+    #: AdamW sets this: weight decay shrinks the weights directly instead of joining the gradient.
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0) -> None:
+        _check_adam_args(lr, betas, eps, weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:                                          # m_0 = v_0 = 0
+                    state["step"] = torch.tensor(0.0)
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                t = state["step"].item()
+                g = p.grad
+                if weight_decay != 0:
+                    if self.decoupled_weight_decay:
+                        p.mul_(1 - lr * weight_decay)                          # AdamW: θ ← θ - γλθ
+                    else:
+                        g = g.add(p, alpha=weight_decay)                       # Adam: g_t ← g_t + λθ
+                m = state["exp_avg"].lerp(g, 1 - beta1)                        # m_t = β1 m + (1-β1) g_t
+                v = (beta2 * state["exp_avg_sq"]).addcmul(g, g, value=1 - beta2)  # v_t = β2 v + (1-β2) g_t²
+                state["exp_avg"], state["exp_avg_sq"] = m, v
+                bias_correction1 = 1 - beta1**t                                # m̂_t = m_t / (1-β1^t)
+                bias_correction2 = 1 - beta2**t                                # v̂_t = v_t / (1-β2^t)
+                denominator = v.sqrt() / bias_correction2**0.5 + eps           # √v̂_t + ε
+                p.addcdiv_(m, denominator, value=-lr / bias_correction1)       # θ_t = θ - γ m̂_t / (√v̂_t + ε)
+        return loss
+
+
+class AdamW(Adam):
+    r"""Adam with decoupled weight decay (Loshchilov & Hutter, 2019), like :class:`torch.optim.AdamW`.
+
+    .. math::
+       \begin{aligned}
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{input}: \gamma \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
+                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon \\
+            &\textbf{initialize}: m_0 \leftarrow 0,\ v_0 \leftarrow 0 \\
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} \theta_{t-1} \leftarrow \theta_{t-1} - \gamma \lambda \theta_{t-1} \\
+            &\hspace{5mm} m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+            &\hspace{5mm} v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+            &\hspace{5mm} \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
+            &\hspace{5mm} \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \gamma\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
+            &\rule{110mm}{0.4pt} \\
+       \end{aligned}
+
+    The only change from :class:`Adam` is the weight-decay line: the weights
+    shrink by the factor :math:`1 - \gamma\lambda` directly, instead of
+    :math:`\lambda\theta` joining the gradient, where Adam's division by
+    :math:`\sqrt{\widehat v}` would weaken it for exactly the weights with large
+    gradients. So every weight decays at the same rate, as in SGD with weight decay.
+
+    Args:
+        params: an iterable of tensors or of parameter-group dicts.
+        lr: :math:`\gamma \ge 0` (default 1e-3).
+        betas: :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)` (default (0.9, 0.999)).
+        eps: :math:`\epsilon \ge 0` (default 1e-8).
+        weight_decay: :math:`\lambda \ge 0` (default 1e-2: on by default, unlike Adam).
+
+    State per parameter: as :class:`Adam` (``step``, ``exp_avg``, ``exp_avg_sq``).
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> w = torch.nn.Parameter(torch.tensor([1.0]))
+    >>> opt = AdamW([w], lr=0.1, weight_decay=0.5)
+    >>> w.grad = torch.zeros(1); opt.step()         # zero gradient: only the decay acts
+    >>> w.item()                                    # 1 - 0.1 * 0.5
+    0.949999988079071
+    """
+
+    decoupled_weight_decay = True
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class RMSprop(torch.optim.Optimizer):
+    r"""RMSprop (Tieleman & Hinton, 2012): divide each gradient by a running root-mean-square of its recent values, like :class:`torch.optim.RMSprop`.
+
+    .. math::
+       \begin{aligned}
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{input}: \gamma \text{ (lr)},\ \alpha \text{ (smoothing)},\ \theta_0 \text{ (params)},\
+                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\
+                \epsilon,\ \textit{centered} \\
+            &\textbf{initialize}: v_0 \leftarrow 0 \text{ (square average)},\ b_0 \leftarrow 0 \text{ (buffer)},\
+                \bar g_0 \leftarrow 0 \text{ (gradient average)} \\
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+            &\hspace{5mm} v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
+            &\hspace{5mm} \textbf{if}\ \textit{centered}: \\
+            &\hspace{10mm} \bar g_t \leftarrow \alpha \bar g_{t-1} + (1 - \alpha) g_t \\
+            &\hspace{10mm} d_t \leftarrow \sqrt{v_t - \bar g_t^2} + \epsilon \\
+            &\hspace{5mm} \textbf{else}:\ d_t \leftarrow \sqrt{v_t} + \epsilon \\
+            &\hspace{5mm} \textbf{if}\ \mu > 0: \\
+            &\hspace{10mm} b_t \leftarrow \mu b_{t-1} + g_t / d_t \\
+            &\hspace{10mm} \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
+            &\hspace{5mm} \textbf{else}:\ \theta_t \leftarrow \theta_{t-1} - \gamma g_t / d_t \\
+            &\rule{110mm}{0.4pt} \\
+       \end{aligned}
+
+    The division by :math:`\sqrt{v_t}` is Adam's second moment without the first
+    moment and without bias correction (so the first steps, where :math:`v` is
+    still small, are large). ``centered`` divides by an estimate of the gradient's
+    standard deviation instead of its root mean square.
+
+    Args:
+        params: an iterable of tensors or of parameter-group dicts.
+        lr: :math:`\gamma \ge 0` (default 1e-2).
+        alpha: :math:`\alpha \ge 0` (default 0.99).
+        eps: :math:`\epsilon \ge 0` (default 1e-8).
+        weight_decay: :math:`\lambda \ge 0` (default 0).
+        momentum: :math:`\mu \ge 0` (default 0).
+        centered: use the centred second moment (default False).
+
+    State per parameter: ``step``, ``square_avg`` (:math:`v`); plus
+    ``momentum_buffer`` (:math:`b`) when ``momentum > 0`` and ``grad_avg``
+    (:math:`\bar g`) when ``centered``.
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> w = torch.nn.Parameter(torch.tensor([1.0]))
+    >>> opt = RMSprop([w], lr=0.01)
+    >>> (w ** 2).sum().backward(); opt.step()      # first step: g / sqrt(0.01 g^2) = 10, times lr
+    >>> round(w.item(), 4)
+    0.9
+    >>> RMSprop([w], alpha=-0.5)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid alpha value: -0.5
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False) -> None:
+        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay), ("momentum", momentum)):
+            _check_number(name, value)
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= momentum:
+            raise ValueError(f"Invalid momentum value: {momentum}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        if not 0.0 <= alpha:
+            raise ValueError(f"Invalid alpha value: {alpha}")
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        super().__init__(params, defaults)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None):
+        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+            weight_decay, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:                                           # v_0 = b_0 = ḡ_0 = 0
+                    state["step"] = torch.tensor(0.0)
+                    state["square_avg"] = torch.zeros_like(p)
+                    if mu > 0:
+                        state["momentum_buffer"] = torch.zeros_like(p)
+                    if centered:
+                        state["grad_avg"] = torch.zeros_like(p)
+                state["step"] += 1
+                g = p.grad                                                     # g_t
+                if weight_decay != 0:
+                    g = g.add(p, alpha=weight_decay)                           # g_t + λ θ_{t-1}
+                v = (alpha * state["square_avg"]).addcmul(g, g, value=1 - alpha)  # v_t = α v + (1-α) g_t²
+                state["square_avg"] = v
+                if centered:
+                    g_bar = state["grad_avg"].lerp(g, 1 - alpha)               # ḡ_t = α ḡ + (1-α) g_t
+                    state["grad_avg"] = g_bar
+                    d = v.addcmul(g_bar, g_bar, value=-1).sqrt() + eps         # d_t = √(v_t - ḡ_t²) + ε
+                else:
+                    d = v.sqrt() + eps                                         # d_t = √v_t + ε
+                if mu > 0:
+                    b = mu * state["momentum_buffer"] + g / d                  # b_t = μ b + g_t / d_t
+                    state["momentum_buffer"] = b
+                    p.add_(b, alpha=-lr)                                       # θ_t = θ - γ b_t
+                else:
+                    p.addcdiv_(g, d, value=-lr)                                # θ_t = θ - γ g_t / d_t
+        return loss
+
+
+def state_nbytes(optimizer: torch.optim.Optimizer) -> int:
+    r"""Bytes held by the tensors in ``optimizer.state``: what the optimizer adds to memory.
+
+    Sums :math:`\text{numel} \times \text{element size}` over every tensor the
+    optimizer keeps per parameter (moment estimates, momentum buffers, step
+    counters). Divide by :func:`dlbook.models.count_parameters` for bytes per
+    parameter; a float32 weight itself takes 4. Works for any
+    :class:`torch.optim.Optimizer`. The state is created on the first ``step()``,
+    so measure after one.
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> model = torch.nn.Linear(10, 1)                    # 11 float32 parameters
+    >>> opt = Adam(model.parameters())
+    >>> state_nbytes(opt)                                 # nothing until the first step
+    0
+    >>> model(torch.ones(1, 10)).sum().backward(); opt.step()
+    >>> state_nbytes(opt)                                 # 2 moments * 11 * 4 bytes + 2 step counters * 4
+    96
+    """
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
+    return sum(
+        value.numel() * value.element_size()
+        for per_param in optimizer.state.values()
+        for value in per_param.values()
+        if isinstance(value, torch.Tensor)
+    )
+
+
+def trajectory(
+    optimizer_class: type[torch.optim.Optimizer],
+    f: Callable[[torch.Tensor], torch.Tensor],
+    start: torch.Tensor,
+    steps: int,
+    **hyperparameters,
+) -> torch.Tensor:
+    """Run ``optimizer_class`` on the function ``f`` from ``start``; return every point visited.
+
+    ``f`` maps a point (a tensor shaped like ``start``, e.g. ``(2,)`` for a
+    surface to draw) to a scalar; gradients come from autograd. The result has
+    shape ``(steps + 1, *start.shape)``, row 0 being ``start``. Used in chapter 04
+    to draw each optimizer's path across a 2-D loss surface.
+
+    Args:
+        optimizer_class: e.g. :class:`Adam` or :class:`torch.optim.SGD`.
+        f: the function to minimise.
+        start: the starting point (not modified).
+        steps: number of updates, ``>= 0``.
+        **hyperparameters: passed to ``optimizer_class`` (``lr=...``, ``momentum=...``).
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> path = trajectory(SGD, lambda p: (p ** 2).sum(), torch.tensor([1.0, -2.0]), steps=2, lr=0.25)
+    >>> path.tolist()                   # each step halves the point: p - 0.25 * 2p
+    [[1.0, -2.0], [0.5, -1.0], [0.25, -0.5]]
+    """
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"Invalid steps: {steps!r} (expected a non-negative integer)")
+    point = start.detach().clone().requires_grad_(True)
+    optimizer = optimizer_class([point], **hyperparameters)
+    path = [point.detach().clone()]
+    for _ in range(steps):
+        optimizer.zero_grad()
+        f(point).backward()
+        optimizer.step()
+        path.append(point.detach().clone())
+    return torch.stack(path)

@@ -1,0 +1,101 @@
+"""dlbook.activations checked against PyTorch's: values and autograd gradients, float32 and float64, up to |x| = 1000."""
+
+import functools
+import inspect
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlbook import activations
+
+DTYPES = [torch.float32, torch.float64]
+
+CASES = {
+    "relu": (activations.relu, torch.relu),
+    "tanh": (activations.tanh, torch.tanh),
+    "sigmoid": (activations.sigmoid, torch.sigmoid),
+    "leaky_relu": (activations.leaky_relu, F.leaky_relu),
+    "leaky_relu_0.2": (functools.partial(activations.leaky_relu, negative_slope=0.2), functools.partial(F.leaky_relu, negative_slope=0.2)),
+    "gelu": (activations.gelu, F.gelu),
+    "gelu_tanh": (functools.partial(activations.gelu, approximate="tanh"), functools.partial(F.gelu, approximate="tanh")),
+}
+
+
+def inputs(dtype):
+    """A wide range: a fine grid near 0, both signs of tiny values, exact zero, large magnitudes."""
+    grid = torch.linspace(-20, 20, 4001, dtype=torch.float64)
+    special = torch.tensor([0.0, 1e-30, -1e-30, 1e-8, -1e-8, 1e-3, -1e-3, 50, -50, 88, -88, 89, -89,
+                            100, -100, 500, -500, 1000, -1000])
+    return torch.cat([grid, special.double()]).to(dtype)
+
+
+def value_and_grad(fn, x):
+    x = x.clone().requires_grad_(True)
+    y = fn(x)
+    (g,) = torch.autograd.grad(y.sum(), x)
+    return y.detach(), g
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CASES)
+def test_activation_matches_torch_value_and_gradient(name, dtype):
+    ours, theirs = CASES[name]
+    x = inputs(dtype)
+    y, g = value_and_grad(ours, x)
+    y_t, g_t = value_and_grad(theirs, x)
+    assert y.dtype == dtype and y.shape == x.shape
+    torch.testing.assert_close(y, y_t)
+    torch.testing.assert_close(g, g_t)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", CASES)
+def test_activation_is_finite_with_finite_gradient_at_plus_minus_1000(name, dtype):
+    ours, _ = CASES[name]
+    y, g = value_and_grad(ours, torch.tensor([-1000.0, 1000.0], dtype=dtype))
+    assert torch.isfinite(y).all() and torch.isfinite(g).all()
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,expected", [("relu", 0.0), ("leaky_relu", 0.01), ("sigmoid", 0.25), ("tanh", 1.0), ("gelu", 0.5), ("gelu_tanh", 0.5)])
+def test_derivative_at_zero_is_torch_convention(name, expected, dtype):
+    _, g = value_and_grad(CASES[name][0], torch.zeros(1, dtype=dtype))
+    assert g.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_saturating_functions_keep_relative_accuracy_for_tiny_inputs(name):
+    x = torch.tensor([1e-12, -1e-12, 1e-300], dtype=torch.float64)
+    ours, theirs = CASES[name]
+    torch.testing.assert_close(ours(x), theirs(x), rtol=1e-15, atol=0)
+
+
+# Exact GELU is left out: torch's CPU kernel returns NaN at +inf, where x * Phi(x) = +inf (ours).
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "tanh", "sigmoid", "gelu_tanh"])
+def test_special_values_propagate_like_torch(name):
+    ours, theirs = CASES[name]
+    x = torch.tensor([float("inf"), float("-inf"), float("nan")])
+    torch.testing.assert_close(ours(x), theirs(x), equal_nan=True)
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "tanh", "sigmoid", "gelu"])
+def test_activation_is_not_the_torch_builtin(name):
+    source = inspect.getsource(getattr(activations, name))
+    for builtin in ("torch.relu", "torch.tanh", "torch.sigmoid", "F.gelu", "F.leaky_relu", "functional."):
+        assert builtin not in source
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "gelu"])
+def test_activations_reject_non_float_tensors(name):
+    with pytest.raises(TypeError, match="dtype"):
+        getattr(activations, name)(torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="x"):
+        getattr(activations, name)([1.0])
+
+
+def test_gelu_minimum_is_about_minus_0_17():
+    x = torch.linspace(-3, 0, 300001, dtype=torch.float64)
+    y = activations.gelu(x)
+    assert y.min().item() == pytest.approx(-0.16997, abs=1e-5)
+    assert x[y.argmin()].item() == pytest.approx(-0.7518, abs=1e-3)

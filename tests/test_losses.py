@@ -1,0 +1,229 @@
+"""dlbook.losses checked against torch.nn.functional: values and gradients, every reduction, both float dtypes."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from dlbook import losses
+
+DTYPES = [torch.float32, torch.float64]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def values_and_grads(fn, *inputs, grad_inputs=(0,)):
+    """fn(*inputs) and the gradient of its sum (weighted, so that 'none' is checked elementwise too)."""
+    leaves = [t.detach().clone().requires_grad_(i in grad_inputs) for i, t in enumerate(inputs)]
+    out = fn(*leaves)
+    weights = torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).view_as(out)
+    grads = torch.autograd.grad((out * weights).sum(), [leaves[i] for i in grad_inputs])
+    return out.detach(), grads
+
+
+def assert_same_as_torch(ours, theirs, *inputs, grad_inputs=(0,)):
+    value, grads = values_and_grads(ours, *inputs, grad_inputs=grad_inputs)
+    expected_value, expected_grads = values_and_grads(theirs, *inputs, grad_inputs=grad_inputs)
+    assert value.dtype == expected_value.dtype and value.shape == expected_value.shape
+    torch.testing.assert_close(value, expected_value)
+    for g, e in zip(grads, expected_grads):
+        torch.testing.assert_close(g, e)
+
+
+def gen(seed):
+    return torch.Generator().manual_seed(seed)
+
+
+# ----------------------------------------------------------------------------- cross-entropy
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("scale", [0.1, 1.0, 10.0, 100.0, 1000.0])
+@pytest.mark.parametrize("shape", [(1, 2), (7, 3), (32, 10)])
+def test_cross_entropy_matches_torch_value_and_gradient(dtype, reduction, scale, shape):
+    logits = scale * torch.randn(shape, generator=gen(0), dtype=dtype)
+    target = torch.randint(0, shape[1], (shape[0],), generator=gen(1))
+    assert_same_as_torch(
+        lambda z, y: losses.cross_entropy(z, y, reduction=reduction),
+        lambda z, y: F.cross_entropy(z, y, reduction=reduction),
+        logits, target,
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_cross_entropy_is_finite_for_extreme_logits(dtype):
+    logits = torch.tensor([[100.0, -100.0, 0.0], [-100.0, 100.0, 100.0], [1e4, -1e4, 0.0]], dtype=dtype)
+    target = torch.tensor([1, 0, 0])
+    value = losses.cross_entropy(logits, target, reduction="none")
+    assert torch.isfinite(value).all()
+    torch.testing.assert_close(value, F.cross_entropy(logits, target, reduction="none"))
+    torch.testing.assert_close(value[0], torch.tensor(200.0, dtype=dtype))
+
+
+def test_cross_entropy_gradient_is_softmax_minus_one_hot():
+    logits = torch.randn(5, 4, dtype=torch.float64, generator=gen(2), requires_grad=True)
+    target = torch.tensor([0, 3, 1, 1, 2])
+    losses.cross_entropy(logits, target, reduction="sum").backward()
+    expected = torch.softmax(logits.detach(), dim=1) - F.one_hot(target, 4).double()
+    torch.testing.assert_close(logits.grad, expected)
+
+
+def test_log_softmax_matches_torch_and_exponentiates_to_a_distribution():
+    z = 50 * torch.randn(6, 5, dtype=torch.float64, generator=gen(3))
+    torch.testing.assert_close(losses.log_softmax(z, dim=1), F.log_softmax(z, dim=1))
+    torch.testing.assert_close(losses.log_softmax(z, dim=1).exp().sum(dim=1), torch.ones(6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize(
+    "logits,target,error,match",
+    [
+        (torch.zeros(3), torch.tensor([0]), ValueError, "logits shape"),
+        (torch.zeros(2, 3), torch.tensor([0.0, 1.0]), TypeError, "target dtype"),
+        (torch.zeros(2, 3), torch.tensor([0, 1, 2]), ValueError, "target shape"),
+        (torch.zeros(2, 3), torch.tensor([0, 3]), ValueError, r"\[0, 3\)"),
+        (torch.zeros(2, 3), torch.tensor([-1, 0]), ValueError, r"\[0, 3\)"),
+        ([[0.0, 1.0]], torch.tensor([0]), TypeError, "logits"),
+    ],
+)
+def test_cross_entropy_rejects_bad_arguments(logits, target, error, match):
+    with pytest.raises(error, match=match):
+        losses.cross_entropy(logits, target)
+
+
+# ----------------------------------------------------------------------------- MSE and L1
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss"])
+@pytest.mark.parametrize("shape", [(1,), (9,), (4, 3), (2, 3, 5)])
+def test_regression_losses_match_torch_value_and_gradients(dtype, reduction, name, shape):
+    x = 3 * torch.randn(shape, generator=gen(4), dtype=dtype)
+    y = torch.randn(shape, generator=gen(5), dtype=dtype)
+    assert_same_as_torch(
+        lambda a, b: getattr(losses, name)(a, b, reduction=reduction),
+        lambda a, b: getattr(F, name)(a, b, reduction=reduction),
+        x, y, grad_inputs=(0, 1),
+    )
+
+
+def test_l1_gradient_is_zero_where_prediction_equals_target_like_torch():
+    x = torch.tensor([1.0, 2.0, 3.0])
+    y = torch.tensor([1.0, 0.0, 5.0])
+    assert_same_as_torch(losses.l1_loss, F.l1_loss, x, y)
+    x.requires_grad_(True)
+    losses.l1_loss(x, y, reduction="sum").backward()
+    assert x.grad.tolist() == [0.0, 1.0, -1.0]
+
+
+@pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_elementwise_losses_reject_shape_mismatch_and_bad_reduction(name):
+    fn = getattr(losses, name)
+    with pytest.raises(ValueError, match="target shape"):
+        fn(torch.full((3,), 0.5), torch.zeros(1))
+    with pytest.raises(ValueError, match="'avg'"):
+        fn(torch.full((3,), 0.5), torch.zeros(3), reduction="avg")
+    with pytest.raises(TypeError, match="input"):
+        fn([0.5], torch.zeros(1))
+
+
+@pytest.mark.parametrize("name", ["cross_entropy", "mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
+def test_reduction_none_sums_and_averages_to_the_other_reductions(name):
+    fn = getattr(losses, name)
+    if name == "cross_entropy":
+        x, y = torch.randn(6, 4, dtype=torch.float64, generator=gen(6)), torch.tensor([0, 1, 2, 3, 0, 1])
+    else:
+        x, y = torch.rand(6, 2, dtype=torch.float64, generator=gen(6)), torch.rand(6, 2, dtype=torch.float64, generator=gen(7))
+    per_element = fn(x, y, reduction="none")
+    torch.testing.assert_close(fn(x, y, reduction="sum"), per_element.sum())
+    torch.testing.assert_close(fn(x, y), per_element.mean())
+
+
+# ----------------------------------------------------------------------------- binary cross-entropy
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_binary_cross_entropy_matches_torch_value_and_gradient(dtype, reduction):
+    p = torch.rand(50, generator=gen(8), dtype=dtype) * 0.98 + 0.01
+    y = (torch.rand(50, generator=gen(9), dtype=dtype) > 0.5).to(dtype)
+    y[:5] = torch.rand(5, generator=gen(10), dtype=dtype)   # soft targets too
+    assert_same_as_torch(
+        lambda a, b: losses.binary_cross_entropy(a, b, reduction=reduction),
+        lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction),
+        p, y,
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_reproduces_torch_clamp_at_zero_and_one(dtype):
+    # p exactly 0 or 1, and p so close to them that p(1-p) < 1e-12: value floored at 100, gradient from the floored denominator
+    p = torch.tensor([0.0, 1.0, 0.0, 1.0, 1e-30, 1 - 1e-13, 0.5], dtype=dtype)
+    y = torch.tensor([1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 1.0], dtype=dtype)
+    assert_same_as_torch(
+        lambda a, b: losses.binary_cross_entropy(a, b, reduction="none"),
+        lambda a, b: F.binary_cross_entropy(a, b, reduction="none"),
+        p, y,
+    )
+    value = losses.binary_cross_entropy(p, y, reduction="none")
+    assert value[0].item() == value[1].item() == 100.0
+    assert value[2].item() == value[3].item() == 0.0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_through_sigmoid_matches_torch_for_extreme_logits(dtype):
+    z = torch.tensor([-100.0, -40.0, -17.0, 0.0, 17.0, 40.0, 100.0], dtype=dtype)
+    for target in (0.0, 1.0):
+        y = torch.full_like(z, target)
+        assert_same_as_torch(
+            lambda a, b: losses.binary_cross_entropy(torch.sigmoid(a), b, reduction="none"),
+            lambda a, b: F.binary_cross_entropy(torch.sigmoid(a), b, reduction="none"),
+            z, y,
+        )
+
+
+@pytest.mark.parametrize("bad", [torch.tensor([1.5]), torch.tensor([-0.1])])
+def test_binary_cross_entropy_rejects_probabilities_outside_unit_interval(bad):
+    with pytest.raises(ValueError, match="probs"):
+        losses.binary_cross_entropy(bad, torch.zeros(1))
+    with pytest.raises(ValueError, match="target"):
+        losses.binary_cross_entropy(torch.full((1,), 0.5), bad)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+@pytest.mark.parametrize("scale", [1.0, 10.0, 100.0, 1000.0])
+def test_binary_cross_entropy_with_logits_matches_torch_value_and_gradient(dtype, reduction, scale):
+    z = scale * torch.randn(40, generator=gen(11), dtype=dtype)
+    y = (torch.rand(40, generator=gen(12), dtype=dtype) > 0.5).to(dtype)
+    y[:4] = torch.rand(4, generator=gen(13), dtype=dtype)
+    assert_same_as_torch(
+        lambda a, b: losses.binary_cross_entropy_with_logits(a, b, reduction=reduction),
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction=reduction),
+        z, y,
+    )
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_with_logits_at_extreme_and_zero_logits(dtype):
+    z = torch.tensor([-100.0, -40.0, 0.0, 0.0, 40.0, 100.0, -1e4, 1e4], dtype=dtype)
+    y = torch.tensor([1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0], dtype=dtype)
+    assert_same_as_torch(
+        lambda a, b: losses.binary_cross_entropy_with_logits(a, b, reduction="none"),
+        lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"),
+        z, y,
+    )
+    z.requires_grad_(True)
+    per = losses.binary_cross_entropy_with_logits(z, y, reduction="none")
+    per.sum().backward()
+    torch.testing.assert_close(per[:2].detach(), torch.tensor([100.0, 40.0], dtype=dtype))  # confidently wrong: loss = |z|
+    torch.testing.assert_close(z.grad[2:4], torch.tensor([0.5, -0.5], dtype=dtype))         # sigmoid(0) - y
+
+
+def test_with_logits_keeps_the_gradient_that_probabilities_lose():
+    z = torch.tensor([40.0], requires_grad=True)
+    y = torch.tensor([0.0])
+    losses.binary_cross_entropy(torch.sigmoid(z), y).backward()
+    assert z.grad.item() == 0.0  # sigmoid(40) == 1.0 in float32: no signal reaches the logit
+    z.grad = None
+    losses.binary_cross_entropy_with_logits(z, y).backward()
+    assert z.grad.item() == 1.0  # sigmoid(40) - 0

@@ -1,0 +1,248 @@
+"""dlbook.optim run side by side with torch.optim: the same trajectory over many steps, every option, several shapes."""
+
+import itertools
+
+import pytest
+import torch
+
+from dlbook import optim
+from dlbook.models import count_parameters, mlp
+
+SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
+PAIRS = {"SGD": (optim.SGD, torch.optim.SGD), "Adam": (optim.Adam, torch.optim.Adam),
+         "AdamW": (optim.AdamW, torch.optim.AdamW), "RMSprop": (optim.RMSprop, torch.optim.RMSprop)}
+
+
+def grid(**options):
+    names = list(options)
+    return [dict(zip(names, values)) for values in itertools.product(*options.values())]
+
+
+SGD_OPTIONS = [o for o in grid(lr=[0.01], momentum=[0, 0.9], dampening=[0, 0.3], weight_decay=[0, 0.1], nesterov=[False, True])
+               if not (o["nesterov"] and (o["momentum"] == 0 or o["dampening"] != 0))]
+ADAM_OPTIONS = grid(lr=[1e-3, 0.05], betas=[(0.9, 0.999), (0.5, 0.9), (0.0, 0.99)], eps=[1e-8, 1e-3], weight_decay=[0, 0.1])
+ADAMW_OPTIONS = grid(lr=[1e-3, 0.05], betas=[(0.9, 0.999), (0.0, 0.9)], eps=[1e-8], weight_decay=[0, 1e-2, 0.5])
+RMSPROP_OPTIONS = grid(lr=[0.01], alpha=[0.99, 0.5], eps=[1e-8, 1e-2], weight_decay=[0, 0.1], momentum=[0, 0.9], centered=[False, True])
+CASES = ([("SGD", o) for o in SGD_OPTIONS] + [("Adam", o) for o in ADAM_OPTIONS]
+         + [("AdamW", o) for o in ADAMW_OPTIONS] + [("RMSprop", o) for o in RMSPROP_OPTIONS])
+
+
+def make_params(dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(shape, generator=g, dtype=dtype).requires_grad_(True) for shape in SHAPES]
+
+
+def loss_at(params, t):
+    """A non-convex loss whose coordinates have very different curvatures, plus step-dependent noise.
+
+    The last parameter only takes part every third step, so it has no gradient
+    (``.grad is None``) on the others: optimizers must skip it and keep its state as is.
+    """
+    g = torch.Generator().manual_seed(1000 + t)
+    total = 0.0
+    for i, p in enumerate(params):
+        if i == len(params) - 1 and t % 3:
+            continue
+        scale = 10.0 ** torch.linspace(-2, 2, p.numel(), dtype=p.dtype).view(p.shape)
+        noise = 0.1 * torch.randn(p.shape, generator=g, dtype=torch.float64).to(p.dtype)
+        total = total + (scale * (p - 1) ** 2).sum() + 0.1 * torch.sin(3 * p).sum() + (noise * p).sum()
+    return total
+
+
+def step_both(ours, theirs, ours_params, their_params, t):
+    for opt, params in ((ours, ours_params), (theirs, their_params)):
+        opt.zero_grad()
+        loss_at(params, t).backward()
+        opt.step()
+
+
+def run_side_by_side(name, options, steps=100, dtype=torch.float64, groups=None, scheduler=None, **close):
+    ours_cls, torch_cls = PAIRS[name]
+    ours_params, their_params = make_params(dtype), make_params(dtype)
+    if groups is None:
+        ours, theirs = ours_cls(ours_params, **options), torch_cls(their_params, **options)
+    else:
+        ours = ours_cls([dict(params=[ours_params[i] for i in idx], **extra) for idx, extra in groups], **options)
+        theirs = torch_cls([dict(params=[their_params[i] for i in idx], **extra) for idx, extra in groups], **options)
+    schedulers = [scheduler(ours), scheduler(theirs)] if scheduler else []
+    for t in range(steps):
+        step_both(ours, theirs, ours_params, their_params, t)
+        for s in schedulers:
+            s.step()
+        for a, b in zip(ours_params, their_params):
+            torch.testing.assert_close(a, b, **close, msg=lambda m: f"step {t}: {m}")
+    return ours, theirs, ours_params, their_params
+
+
+@pytest.mark.parametrize("name,options", CASES, ids=[f"{n}-{o}" for n, o in CASES])
+def test_same_trajectory_as_torch_for_every_option(name, options):
+    ours, theirs, params, _ = run_side_by_side(name, options, steps=100, rtol=1e-10, atol=1e-12)
+    assert all(torch.isfinite(p).all() for p in params)
+    assert params[1].sub(make_params()[1]).abs().max() > 1e-3  # the optimizer really moved the parameters
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_state_has_torch_keys_shapes_and_step_counts(name):
+    options = {"SGD": dict(lr=0.01, momentum=0.9), "RMSprop": dict(momentum=0.5, centered=True)}.get(name, {})
+    ours, theirs, ours_params, their_params = run_side_by_side(name, options, steps=20)
+    for a, b in zip(ours_params, their_params):
+        sa, sb = ours.state[a], theirs.state[b]
+        assert sorted(sa) == sorted(sb)
+        for key in sa:
+            torch.testing.assert_close(sa[key], sb[key], rtol=1e-10, atol=1e-12)
+    assert optim.state_nbytes(ours) == optim.state_nbytes(theirs) > 0
+
+
+@pytest.mark.parametrize("name,options,per_param", [
+    ("SGD", dict(lr=0.1), 0), ("SGD", dict(lr=0.1, momentum=0.9), 1), ("RMSprop", {}, 1),
+    ("RMSprop", dict(momentum=0.9, centered=True), 3), ("Adam", {}, 2), ("AdamW", {}, 2)])
+def test_state_nbytes_counts_one_float32_copy_per_buffer(name, options, per_param):
+    torch.manual_seed(0)
+    model = mlp([6, 5, 3])
+    opt = PAIRS[name][0](model.parameters(), **options)
+    model(torch.randn(4, 6)).sum().backward()
+    opt.step()
+    n_tensors = len(list(model.parameters()))
+    step_counters = 4 * n_tensors if name != "SGD" else 0
+    assert optim.state_nbytes(opt) == 4 * per_param * count_parameters(model) + step_counters
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_float32_trajectory_matches_torch(name):
+    options = dict(lr=0.01) if name == "SGD" else {}
+    run_side_by_side(name, options, steps=50, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_param_groups_with_their_own_hyperparameters(name):
+    options = dict(lr=0.01, momentum=0.9) if name == "SGD" else dict(lr=0.01)
+    extra = {"SGD": dict(lr=0.1, momentum=0.5, nesterov=True), "Adam": dict(lr=0.05, betas=(0.8, 0.9)),
+             "AdamW": dict(lr=0.05, weight_decay=0.3), "RMSprop": dict(lr=0.001, centered=True, momentum=0.3)}[name]
+    run_side_by_side(name, options, groups=[([0, 1], {}), ([2, 3], extra)], rtol=1e-10, atol=1e-12)
+
+
+SCHEDULERS = {
+    "step": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5),
+    "cosine": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=60),
+    "one_cycle": lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=61),  # cycles momentum / beta1 too
+}
+
+
+@pytest.mark.parametrize("schedule", SCHEDULERS)
+@pytest.mark.parametrize("name", PAIRS)
+def test_torch_lr_schedulers_drive_our_optimizers_like_theirs(name, schedule):
+    options = dict(lr=0.01, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.01)
+    ours, _, _, _ = run_side_by_side(name, options, steps=60, scheduler=SCHEDULERS[schedule], rtol=1e-10, atol=1e-12)
+    assert ours.param_groups[0]["lr"] != 0.01
+
+
+@pytest.mark.parametrize("direction", ["ours_to_torch", "torch_to_ours"])
+@pytest.mark.parametrize("name", PAIRS)
+def test_state_dict_moves_between_our_optimizer_and_torchs(name, direction):
+    options = dict(lr=0.01, momentum=0.9) if name in ("SGD", "RMSprop") else dict(lr=0.01)
+    ours_cls, torch_cls = PAIRS[name]
+    first_cls, second_cls = (ours_cls, torch_cls) if direction == "ours_to_torch" else (torch_cls, ours_cls)
+    params, reference = make_params(), make_params()
+    first, ref_opt = first_cls(params, **options), first_cls(reference, **options)
+    for t in range(15):
+        step_both(first, ref_opt, params, reference, t)
+    second = second_cls(params, **options)
+    second.load_state_dict(first.state_dict())
+    for t in range(15, 40):
+        step_both(second, ref_opt, params, reference, t)
+    for a, b in zip(params, reference):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+INVALID = {
+    "SGD": [dict(lr=-0.1), dict(lr=0.1, momentum=-0.5), dict(lr=0.1, weight_decay=-1e-4),
+            dict(lr=0.1, nesterov=True), dict(lr=0.1, momentum=0.9, dampening=0.1, nesterov=True)],
+    "Adam": [dict(lr=-1e-3), dict(eps=-1e-8), dict(betas=(1.0, 0.999)), dict(betas=(-0.1, 0.999)),
+             dict(betas=(0.9, 1.0)), dict(betas=(0.9, -0.5)), dict(weight_decay=-0.1)],
+    "AdamW": [dict(lr=-1e-3), dict(eps=-1.0), dict(betas=(1.5, 0.999)), dict(betas=(0.9, 1.0)), dict(weight_decay=-0.01)],
+    "RMSprop": [dict(lr=-0.01), dict(eps=-1e-8), dict(momentum=-0.9), dict(weight_decay=-0.1), dict(alpha=-0.5)],
+}
+INVALID_CASES = [(name, kwargs) for name, cases in INVALID.items() for kwargs in cases]
+
+
+@pytest.mark.parametrize("name,kwargs", INVALID_CASES, ids=[f"{n}-{k}" for n, k in INVALID_CASES])
+def test_invalid_arguments_raise_torch_value_error_and_message(name, kwargs):
+    ours_cls, torch_cls = PAIRS[name]
+    with pytest.raises(ValueError) as expected:
+        torch_cls(make_params(), **kwargs)
+    with pytest.raises(ValueError) as actual:
+        ours_cls(make_params(), **kwargs)
+    assert str(actual.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+@pytest.mark.parametrize("value", [0.0, 1.0, 2.5])
+def test_valid_edge_values_are_accepted_like_torch(name, value):
+    # lr = 0 is allowed by torch; RMSprop's alpha has no upper bound there; Adam's betas may be 0
+    key = "alpha" if name == "RMSprop" else "lr"
+    if name in ("Adam", "AdamW") and value > 0:
+        kwargs = dict(betas=(0.0, 0.0), lr=value)
+    else:
+        kwargs = {key: value} if name != "SGD" else dict(lr=value)
+    PAIRS[name][1](make_params(), **kwargs)
+    PAIRS[name][0](make_params(), **kwargs)
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr="0.1")), ("Adam", dict(lr=None)), ("Adam", dict(betas=0.9)),
+                                          ("RMSprop", dict(alpha="0.9")), ("AdamW", dict(weight_decay=True))])
+def test_non_numeric_hyperparameters_raise_type_error(name, kwargs):
+    with pytest.raises(TypeError, match="Invalid"):
+        PAIRS[name][0](make_params(), **kwargs)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_step_returns_the_closure_loss(name):
+    params = make_params()
+    opt = PAIRS[name][0](params, lr=0.01)
+
+    def closure():
+        opt.zero_grad()
+        loss = loss_at(params, 0)
+        loss.backward()
+        return loss
+
+    before = loss_at(params, 0).item()
+    assert opt.step(closure).item() == pytest.approx(before)
+    assert loss_at(params, 0).item() < before
+
+
+def test_adamw_differs_from_adam_with_l2_only_in_the_weight_decay():
+    a, b, c = make_params(), make_params(), make_params()
+    adam_l2, adamw, adam = optim.Adam(a, lr=0.01, weight_decay=0.5), optim.AdamW(b, lr=0.01, weight_decay=0.5), optim.Adam(c, lr=0.01)
+    for t in range(30):
+        for opt, params in ((adam_l2, a), (adamw, b), (adam, c)):
+            opt.zero_grad()
+            loss_at(params, t).backward()
+            opt.step()
+    assert not torch.allclose(a[2], b[2]) and not torch.allclose(b[2], c[2])
+    assert b[2].norm() < c[2].norm()  # decoupled decay shrinks the weights
+
+
+def test_trajectory_matches_a_hand_written_loop_and_leaves_start_alone():
+    start = torch.tensor([-1.5, 2.0], dtype=torch.float64)
+
+    def rosenbrock(p):
+        return (1 - p[0]) ** 2 + 100 * (p[1] - p[0] ** 2) ** 2
+
+    path = optim.trajectory(torch.optim.Adam, rosenbrock, start, steps=50, lr=0.05)
+    assert path.shape == (51, 2) and torch.equal(path[0], start)
+    assert start.tolist() == [-1.5, 2.0] and not start.requires_grad
+    p = start.clone().requires_grad_(True)
+    opt = torch.optim.Adam([p], lr=0.05)
+    for _ in range(50):
+        opt.zero_grad()
+        rosenbrock(p).backward()
+        opt.step()
+    torch.testing.assert_close(path[-1], p.detach())
+    with pytest.raises(ValueError, match="steps"):
+        optim.trajectory(optim.SGD, rosenbrock, start, steps=-1, lr=0.1)
+
+
+def test_state_nbytes_rejects_non_optimizers():
+    with pytest.raises(TypeError, match="optimizer"):
+        optim.state_nbytes({"state": {}})
