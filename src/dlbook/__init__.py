@@ -3,21 +3,25 @@
 Each module is named after the concept a chapter teaches; a reader of chapter N
 finds what it imports by the chapter's topic:
 
-==========================  ==============================================
-module                      chapter
-==========================  ==============================================
-:mod:`dlbook.gradients`     01 Gradients
-:mod:`dlbook.autograd`      02 Backpropagation
-:mod:`dlbook.losses`        03 Loss functions
-:mod:`dlbook.optim`         04 Optimizers
-:mod:`dlbook.activations`   05 Activation functions
-:mod:`dlbook.layers`        07 Regularization, 08 Normalization
-:mod:`dlbook.schedules`     09 Learning rate
-:mod:`dlbook.data`          every chapter (datasets and mini-batches)
-:mod:`dlbook.models`        every chapter (MLPs, parameter counts)
-:mod:`dlbook.train`         every chapter (the training loop)
-:mod:`dlbook.tuning`        14 Hyperparameters
-==========================  ==============================================
+=============================  ==============================================
+module                         chapter
+=============================  ==============================================
+:mod:`dlbook.gradients`        01 Gradients
+:mod:`dlbook.autograd`         02 Backpropagation
+:mod:`dlbook.losses`           03 Loss functions
+:mod:`dlbook.optim`            04 Optimizers
+:mod:`dlbook.activations`      05 Activation functions
+:mod:`dlbook.layers`           07 Regularization, 08 Normalization
+:mod:`dlbook.augment`          07 Regularization (data augmentation)
+:mod:`dlbook.schedules`        09 Learning rate
+:mod:`dlbook.passes`           11 Forward & backward pass
+:mod:`dlbook.generalization`   13 Generalization
+:mod:`dlbook.tuning`           14 Hyperparameters
+:mod:`dlbook.data`             every chapter (datasets and mini-batches)
+:mod:`dlbook.models`           every chapter (MLPs, parameter counts)
+:mod:`dlbook.train`            every chapter (the training loop)
+:mod:`dlbook.chapters`         running a chapter; the page stamp and tables
+=============================  ==============================================
 
 The two calls every chapter makes first live here too:
 
@@ -27,18 +31,43 @@ The two calls every chapter makes first live here too:
 True
 """
 
-from dlbook import autograd, chapters, data, gradients, models, train
+from dlbook import (
+    activations,
+    augment,
+    autograd,
+    chapters,
+    data,
+    generalization,
+    gradients,
+    layers,
+    losses,
+    models,
+    optim,
+    passes,
+    schedules,
+    train,
+    tuning,
+)
 from dlbook.device import describe_device, get_device
 from dlbook.reproducibility import seed_everything
 
 __version__ = "0.1.0"
 __all__ = [
+    "activations",
+    "augment",
     "autograd",
     "chapters",
     "data",
+    "generalization",
     "gradients",
+    "layers",
+    "losses",
     "models",
+    "optim",
+    "passes",
+    "schedules",
     "train",
+    "tuning",
     "describe_device",
     "get_device",
     "seed_everything",
