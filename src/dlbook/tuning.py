@@ -35,6 +35,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -401,7 +402,11 @@ def tpe_search(
     seed = _check_seed(seed)
     n_startup_trials = _check_count("n_startup_trials", n_startup_trials)
 
-    import optuna  # imported here: only this search needs it
+    with warnings.catch_warnings():
+        # optuna imports tqdm.auto, which warns in a Jupyter kernel without ipywidgets;
+        # no progress bar is shown here, so the warning would only clutter the page.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import optuna  # imported here: only this search needs it
 
     def suggest(trial: optuna.Trial) -> dict[str, Any]:
         params: dict[str, Any] = {}
