@@ -256,7 +256,7 @@ def fit(
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
 
-    from tqdm.auto import tqdm
+    from tqdm.std import tqdm  # the text bar: tqdm.auto warns (on stderr, in the book) in kernels without ipywidgets
 
     batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
     history = History()
