@@ -337,6 +337,8 @@ def test_code_cells_have_copy_buttons(visits, name):
 def test_citations_resolve_to_the_references_page(visits, name):
     refs = visits.get("book/references")
     assert refs is not None, "no references page in _toc.yml"
+    cites = len(re.findall(r"\{cite(?::[a-z]+)?\}`", source_of(name)))
+    assert len(visits[name].citations) >= cites, f"{cites} {{cite}} roles in the source, {len(visits[name].citations)} citation links"
     for href in visits[name].citations:
         target = urlsplit(href)
         assert target.path.endswith("/book/references.html") and target.fragment, href
