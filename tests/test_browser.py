@@ -408,6 +408,27 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
     assert holder[0].outside_requests == []
 
 
+def test_execution_report_lists_every_executed_page_with_its_time(browser, server, visits):
+    assert "book/execution-report" in PAGES, "no execution report page in _toc.yml"
+    context = _new_context(browser, server, [Visit("book/execution-report")])
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/book/execution-report.html", wait_until="load")
+        rows = page.eval_on_selector_all(
+            "article table tbody tr", "trs => trs.map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))"
+        )
+        headers = page.eval_on_selector_all("article table thead th", "ths => ths.map(th => th.innerText.trim())")
+    finally:
+        context.close()
+    assert headers[:1] == ["Document"] and "Run Time (s)" in headers and "Status" in headers, headers
+    by_doc = {row[0]: dict(zip(headers, row)) for row in rows}
+    executed = [p for p in PAGES if has_code_cells(p)]
+    assert executed and set(executed) <= set(by_doc), f"missing from the report: {set(executed) - set(by_doc)}"
+    for name in executed:
+        assert float(by_doc[name]["Run Time (s)"]) > 0, by_doc[name]
+        assert by_doc[name]["Status"] == "✅", by_doc[name]
+
+
 def test_copy_button_copies_the_cell_code(browser, server):
     page_name = next((p for p in PAGES if has_code_cells(p)), None)
     if page_name is None:
