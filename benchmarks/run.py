@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-build", action="store_true", help="skip (a), the book build")
     parser.add_argument("--skip-train", action="store_true", help="skip (b), the training epoch")
     parser.add_argument("--device", choices=["cpu", "cuda", "mps"], help="device for (b) (default: dlbook.get_device())")
+    parser.add_argument("--threads", type=int, help="torch.set_num_threads for (b) (default: PyTorch's choice)")
     parser.add_argument("--repeats", type=int, default=5, help="epochs of fit and of the bare loop (the fastest counts)")
     args = parser.parse_args(argv)
     if args.repeats < 1:
@@ -245,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"      {'all chapters':34s} {total:7.1f} s   {total / b['cold_build_s']:6.1%} of the cold build")
         missed += (b["cold_build_s"] > t["cold_build_s"]) + (b["rebuild_s"] > t["rebuild_s"])
     if not args.skip_train:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
         e = bench_epoch(args.device, args.repeats)
         t = TARGETS
         over_bare = e["fit_s"] / e["bare_s"]
