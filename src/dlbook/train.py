@@ -256,14 +256,18 @@ def fit(
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
 
-    from tqdm.std import tqdm  # the text bar: tqdm.auto warns (on stderr, in the book) in kernels without ipywidgets
+    show_progress = _progress_enabled(progress)
+    if show_progress:
+        from tqdm.auto import tqdm  # a notebook widget where possible
+    else:
+        from tqdm import tqdm  # tqdm.auto warns in a kernel without ipywidgets, even for a disabled bar
 
     batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
     if len(batches) == 0:
         raise ValueError(f"Invalid batch_size: {batch_size} with drop_last=True leaves no batch of {len(x)} examples")
     history = History()
     best_loss, best_state, bad_epochs = math.inf, None, 0
-    bar = tqdm(total=epochs * len(batches), disable=not _progress_enabled(progress), unit="batch")
+    bar = tqdm(total=epochs * len(batches), disable=not show_progress, unit="batch")
     model.train()
     for epoch in range(epochs):
         start = time.perf_counter()
