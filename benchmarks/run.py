@@ -111,7 +111,7 @@ def bench_build() -> dict:
     with tempfile.TemporaryDirectory(prefix="dlbook-bench-") as tmp:
         book = Path(tmp) / "book-copy"
         copy_tree(book)
-        env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(book / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        env = dict(os.environ, PYTHONPATH=str(book / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         print(f"(a) cold build of a fresh copy in {book} ...", flush=True)
         cold = build(book, env)
         chapters = chapter_times(book)

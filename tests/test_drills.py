@@ -110,7 +110,7 @@ def clean_builds(tmp_path_factory):
     builds = {}
     for name in ("offline", "online"):
         book = copy_repository(base / name)
-        env = dict(os.environ, MPLBACKEND="Agg", DLBOOK_DATA=str(empty_data),
+        env = dict(os.environ, DLBOOK_DATA=str(empty_data),
                    PYTHONPATH=str(book / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         env.pop("DLBOOK_OFFLINE", None)
         env.pop("DLBOOK_DATASET", None)
