@@ -149,3 +149,17 @@ def test_subset_keeps_pairs(tmp_path):
     matches = (s.x_train.unsqueeze(0) == sub.x_train.unsqueeze(1)).all(-1)
     for i in range(50):
         assert sub.y_train[i] in s.y_train[matches[i]]
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("rows", [50, 5000, 20_000])  # 20,000 x 100 float32 is 8 MB: gathered in blocks on the CPU
+def test_shuffled_batches_equal_slices_of_one_seeded_permutation(rows, drop_last):
+    x, y = torch.randn(rows, 100), torch.arange(rows)
+    it = BatchIterator(x, y, batch_size=64, shuffle=True, drop_last=drop_last, seed=7)
+    g = torch.Generator().manual_seed(7)
+    for _ in range(2):  # two epochs: a new permutation each
+        perm = torch.randperm(rows, generator=g)
+        batches = list(it)
+        assert len(batches) == len(it) == (rows // 64 if drop_last else -(-rows // 64))
+        for i, (xb, yb) in enumerate(batches):
+            assert torch.equal(xb, x[perm][i * 64 : (i + 1) * 64]) and torch.equal(yb, perm[i * 64 : (i + 1) * 64])

@@ -53,6 +53,28 @@ def test_fit_matches_a_hand_written_loop(digits):
         torch.testing.assert_close(p, q)
 
 
+def test_history_holds_the_batch_weighted_mean_loss_and_accuracy_of_each_epoch(digits):
+    torch.manual_seed(0)
+    model = dlbook.models.mlp([64, 16, 10])
+    twin = dlbook.models.mlp([64, 16, 10])
+    twin.load_state_dict(model.state_dict())
+    history = fit(model, torch.optim.SGD(model.parameters(), lr=0.05), digits.train, epochs=2, batch_size=100, seed=1)
+    opt = torch.optim.SGD(twin.parameters(), lr=0.05)
+    batches = dlbook.data.BatchIterator(*digits.train, batch_size=100, shuffle=True, seed=1)  # 1079 rows: last batch 79
+    for epoch in range(2):
+        total, correct = 0.0, 0
+        for xb, yb in batches:
+            opt.zero_grad()
+            out = twin(xb)
+            loss = nn.functional.cross_entropy(out, yb)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(xb)
+            correct += (out.argmax(dim=1) == yb).sum().item()
+        assert history.train_loss[epoch] == pytest.approx(total / 1079, rel=1e-12)
+        assert history.train_acc[epoch] == correct / 1079
+
+
 def test_evaluate_equals_direct_computation(digits):
     torch.manual_seed(0)
     model = dlbook.models.mlp([64, 10])

@@ -263,15 +263,17 @@ def fit(
         from tqdm import tqdm  # tqdm.auto warns in a kernel without ipywidgets, even for a disabled bar
 
     batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    if len(batches) == 0:
+        raise ValueError(f"Invalid batch_size: {batch_size} with drop_last=True leaves no batch of {len(x)} examples")
     history = History()
     best_loss, best_state, bad_epochs = math.inf, None, 0
     bar = tqdm(total=epochs * len(batches), disable=not show_progress, unit="batch")
     model.train()
     for epoch in range(epochs):
         start = time.perf_counter()
-        total_loss = torch.zeros((), device=x.device, dtype=torch.float64)
-        correct = torch.zeros((), device=x.device, dtype=torch.float64)
-        seen = 0
+        # Per batch only references are kept (loss, output, targets), no computation:
+        # the sums are formed once per epoch, so the loop adds almost nothing to the five steps.
+        losses, sizes, outputs, targets = [], [], [], []
         for xb, yb in batches:
             if transform is not None:
                 xb = transform(xb)
@@ -280,11 +282,17 @@ def fit(
             loss = loss_fn(out, yb)
             loss.backward()
             optimizer.step()
-            with torch.no_grad():
-                total_loss += loss.detach().double() * len(xb)
-                correct += _correct(out, yb)
-            seen += len(xb)
+            losses.append(loss.detach())
+            sizes.append(len(xb))
+            if out.ndim == 2 and yb.ndim == 1:  # classification: accuracy at the end of the epoch
+                outputs.append(out.detach())
+                targets.append(yb)
             bar.update()
+        seen = sum(sizes)
+        with torch.no_grad():
+            weights = torch.tensor(sizes, dtype=torch.float64, device=x.device)
+            total_loss = (torch.stack(losses).reshape(-1).double() * weights).sum()
+            correct = _correct(torch.cat(outputs), torch.cat(targets)) if outputs else torch.zeros(())
         # .item() waits for the device once per epoch, not once per batch.
         history.train_loss.append(total_loss.item() / seen)
         history.train_acc.append(correct.item() / seen)
