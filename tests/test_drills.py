@@ -34,7 +34,25 @@ import torch
 from torch import nn
 
 import dlbook
-from dlbook import autograd, chapters, data, device, gradients, models, reproducibility, train
+from dlbook import (
+    activations,
+    augment,
+    autograd,
+    chapters,
+    data,
+    device,
+    generalization,
+    gradients,
+    layers,
+    losses,
+    models,
+    optim,
+    passes,
+    reproducibility,
+    schedules,
+    train,
+    tuning,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
@@ -220,6 +238,7 @@ def test_forcing_mnist_without_files_or_network_is_an_error_naming_the_missing_f
 _x = torch.randn(8, 4)
 _y = torch.randint(0, 3, (8,))
 _model = nn.Sequential(nn.Linear(4, 3))
+_logits = torch.randn(8, 3)
 _splits = data.load_digits()
 
 
@@ -246,15 +265,14 @@ BAD_CALLS = [
     ("data.write_idx/0-d", lambda: data.write_idx("/tmp/never-written", np.uint8(3)), ValueError, "array"),
     ("data.write_mnist/images 2-d", lambda: data.write_mnist("/tmp/never-written", torch.zeros(2, 784, dtype=torch.uint8), torch.zeros(2, dtype=torch.uint8), train=True), ValueError, "images"),
     ("data.write_mnist/labels 2-d", lambda: data.write_mnist("/tmp/never-written", torch.zeros(2, 28, 28, dtype=torch.uint8), torch.zeros(2, 1, dtype=torch.uint8), train=True), ValueError, "labels"),
-    ("data.write_mnist/float images", lambda: data.write_mnist("/tmp/never-written", torch.zeros(2, 28, 28), torch.zeros(2, dtype=torch.uint8), train=True), TypeError, "images",
-     _gap("write_mnist reports write_idx's 'array', not 'images'")),
+    ("data.write_mnist/float images", lambda: data.write_mnist("/tmp/never-written", torch.zeros(2, 28, 28), torch.zeros(2, dtype=torch.uint8), train=True), TypeError, "images"),
     ("data.network_available/timeout=0", lambda: data.network_available(timeout=0), ValueError, "timeout"),
     ("data.load_dataset/name", lambda: data.load_dataset("cifar"), ValueError, "name"),
     ("data.Splits.subset/n_train=0", lambda: _splits.subset(0), ValueError, "n_train"),
     ("data.Splits.subset/n_train too large", lambda: _splits.subset(10**6), ValueError, "n_train"),
     ("data.Splits.subset/n_train=2.5", lambda: _splits.subset(2.5), ValueError, "n_train"),
-    ("data.Splits.to/device", lambda: _splits.to("tpu"), ValueError, "device", _gap("Splits.to passes an unknown device to torch (RuntimeError)")),
-    ("data.load_digits/seed=1.5", lambda: data.load_digits(seed=1.5), ValueError, "seed", _gap("load_digits passes seed to torch (RuntimeError)")),
+    ("data.Splits.to/device", lambda: _splits.to("tpu"), ValueError, "device"),
+    ("data.load_digits/seed=1.5", lambda: data.load_digits(seed=1.5), ValueError, "seed"),
     # dlbook.models
     ("models.mlp/one size", lambda: models.mlp([784]), ValueError, "sizes"),
     ("models.mlp/zero width", lambda: models.mlp([784, 0, 10]), ValueError, "sizes"),
@@ -291,8 +309,7 @@ BAD_CALLS = [
     ("gradients.gradient_descent/lr<0", lambda: gradients.gradient_descent(lambda v: v.sum(), torch.ones(1), lr=-1, steps=2), ValueError, "learning rate"),
     ("gradients.gradient_descent/lr=nan", lambda: gradients.gradient_descent(lambda v: v.sum(), torch.ones(1), lr=float("nan"), steps=2), ValueError, "learning rate"),
     ("gradients.gradient_descent/steps<0", lambda: gradients.gradient_descent(lambda v: v.sum(), torch.ones(1), lr=0.1, steps=-1), ValueError, "steps"),
-    ("gradients.gradient_descent/x0 int dtype", lambda: gradients.gradient_descent(lambda v: v.sum(), torch.tensor([1]), lr=0.1, steps=1), TypeError, "x0",
-     _gap("gradient_descent passes an integer x0 to autograd (RuntimeError)")),
+    ("gradients.gradient_descent/x0 int dtype", lambda: gradients.gradient_descent(lambda v: v.sum(), torch.tensor([1]), lr=0.1, steps=1), TypeError, "x0"),
     ("gradients.layer_gradient_norms/no Linear", lambda: gradients.layer_gradient_norms(nn.ReLU(), _x, _y), ValueError, "model"),
     ("gradients.dead_relu_fraction/no ReLU", lambda: gradients.dead_relu_fraction(nn.Linear(4, 3), _x), ValueError, "model"),
     # dlbook.autograd
@@ -303,16 +320,86 @@ BAD_CALLS = [
     ("autograd.Value.log/0", lambda: autograd.Value(0.0).log(), ValueError, "log"),
     ("autograd.Value.__truediv__/0", lambda: autograd.Value(1.0) / 0, ZeroDivisionError, "division"),
     ("autograd.Value.__add__/str", lambda: autograd.Value(1.0) + "1", TypeError, "data"),
+    # dlbook.losses
+    ("losses.cross_entropy/reduction", lambda: losses.cross_entropy(_logits, _y, reduction="avg"), ValueError, "reduction"),
+    ("losses.cross_entropy/target out of range", lambda: losses.cross_entropy(_logits, _y + 3), ValueError, "target"),
+    ("losses.cross_entropy/float target", lambda: losses.cross_entropy(_logits, _y.float()), TypeError, "target"),
+    ("losses.cross_entropy/1-d logits", lambda: losses.cross_entropy(_logits[0], _y[:1]), ValueError, "logits"),
+    ("losses.cross_entropy/batch mismatch", lambda: losses.cross_entropy(_logits, _y[:5]), ValueError, "target"),
+    ("losses.log_softmax/int", lambda: losses.log_softmax(torch.tensor([1, 2])), TypeError, "logits"),
+    ("losses.mse_loss/shape mismatch", lambda: losses.mse_loss(_x, _x[:, :2]), ValueError, "shape"),
+    ("losses.mse_loss/reduction", lambda: losses.mse_loss(_x, _x, reduction="max"), ValueError, "reduction"),
+    ("losses.l1_loss/shape mismatch", lambda: losses.l1_loss(_x, _x[:3]), ValueError, "shape"),
+    ("losses.binary_cross_entropy/probability > 1", lambda: losses.binary_cross_entropy(_x.abs() + 1, torch.ones(8, 4)), ValueError, "probs"),
+    ("losses.binary_cross_entropy/shape mismatch", lambda: losses.binary_cross_entropy(torch.rand(8), torch.ones(4)), ValueError, "shape"),
+    ("losses.binary_cross_entropy_with_logits/reduction", lambda: losses.binary_cross_entropy_with_logits(_x, _x, reduction=None), ValueError, "reduction"),
+    # dlbook.optim
+    ("optim.SGD/lr<0", lambda: optim.SGD(_model.parameters(), lr=-0.1), ValueError, "learning rate"),
+    ("optim.SGD/momentum<0", lambda: optim.SGD(_model.parameters(), lr=0.1, momentum=-1), ValueError, "momentum"),
+    ("optim.SGD/nesterov without momentum", lambda: optim.SGD(_model.parameters(), lr=0.1, nesterov=True), ValueError, "nesterov"),
+    ("optim.SGD/weight_decay<0", lambda: optim.SGD(_model.parameters(), lr=0.1, weight_decay=-1), ValueError, "weight_decay"),
+    ("optim.Adam/beta1=1", lambda: optim.Adam(_model.parameters(), betas=(1.0, 0.999)), ValueError, "beta"),
+    ("optim.Adam/eps<0", lambda: optim.Adam(_model.parameters(), eps=-1e-8), ValueError, "epsilon"),
+    ("optim.AdamW/lr<0", lambda: optim.AdamW(_model.parameters(), lr=-1), ValueError, "learning rate"),
+    ("optim.AdamW/weight_decay<0", lambda: optim.AdamW(_model.parameters(), weight_decay=-0.1), ValueError, "weight_decay"),
+    ("optim.RMSprop/alpha<0", lambda: optim.RMSprop(_model.parameters(), alpha=-0.5), ValueError, "alpha"),
+    ("optim.RMSprop/momentum<0", lambda: optim.RMSprop(_model.parameters(), momentum=-0.5), ValueError, "momentum"),
+    ("optim.state_nbytes/not an optimizer", lambda: optim.state_nbytes("adam"), TypeError, "optimizer"),
+    ("optim.trajectory/steps<0", lambda: optim.trajectory(optim.SGD, lambda p: (p ** 2).sum(), torch.ones(2), -1, lr=0.1), ValueError, "steps"),
+    # dlbook.activations
+    ("activations.leaky_relu/slope str", lambda: activations.leaky_relu(_x, negative_slope="0.1"), TypeError, "negative_slope"),
+    ("activations.gelu/approximate", lambda: activations.gelu(_x, approximate="fast"), ValueError, "approximate"),
+    ("activations.relu/not a tensor", lambda: activations.relu([1.0, -1.0]), TypeError, "x"),
+    ("activations.sigmoid/int tensor", lambda: activations.sigmoid(torch.tensor([1, 2])), TypeError, "x"),
+    # dlbook.layers
+    ("layers.Dropout/p>1", lambda: layers.Dropout(1.5), ValueError, "p"),
+    ("layers.Dropout/p<0", lambda: layers.Dropout(-0.1), ValueError, "p"),
+    ("layers.BatchNorm1d/num_features=0", lambda: layers.BatchNorm1d(0), ValueError, "num_features"),
+    ("layers.BatchNorm1d/eps<0", lambda: layers.BatchNorm1d(4, eps=-1e-5), ValueError, "eps"),
+    ("layers.BatchNorm1d/wrong width", lambda: layers.BatchNorm1d(5)(_x), ValueError, "shape"),
+    ("layers.LayerNorm/shape", lambda: layers.LayerNorm(0), ValueError, "normalized_shape"),
+    ("layers.LayerNorm/wrong trailing shape", lambda: layers.LayerNorm(5)(_x), ValueError, "shape"),
+    # dlbook.schedules
+    ("schedules.step_lr/step_size=0", lambda: schedules.step_lr(3, 0.1, step_size=0), ValueError, "step_size"),
+    ("schedules.step_lr/epoch<0", lambda: schedules.step_lr(-1, 0.1, step_size=2), ValueError, "epoch"),
+    ("schedules.exponential_lr/base_lr<0", lambda: schedules.exponential_lr(1, -0.1, gamma=0.9), ValueError, "learning rate"),
+    ("schedules.cosine_annealing_lr/t_max=0", lambda: schedules.cosine_annealing_lr(1, 0.1, t_max=0), ValueError, "t_max"),
+    ("schedules.linear_warmup/warmup_steps=0", lambda: schedules.linear_warmup(1, 0.1, warmup_steps=0), ValueError, "warmup_steps"),
+    ("schedules.lr_find/start >= end", lambda: schedules.lr_find(_model, _opt(), (_x, _y), start_lr=1.0, end_lr=0.1), ValueError, "lr"),
+    ("schedules.lr_find/num_steps=1", lambda: schedules.lr_find(_model, _opt(), (_x, _y), num_steps=1), ValueError, "num_steps"),
+    ("schedules.lr_find/smoothing=1", lambda: schedules.lr_find(_model, _opt(), (_x, _y), smoothing=1.0), ValueError, "smoothing"),
+    # dlbook.augment
+    ("augment.random_affine/image_shape", lambda: augment.random_affine((8,)), ValueError, "image_shape"),
+    ("augment.random_affine/degrees<0", lambda: augment.random_affine((8, 8), degrees=-5), ValueError, "degrees"),
+    ("augment.RowTransform/not callable", lambda: augment.RowTransform("flip", (8, 8)), TypeError, "transform"),
+    # dlbook.passes
+    ("passes.accumulate_gradients/micro_batch_size=0", lambda: passes.accumulate_gradients(_model, nn.functional.cross_entropy, _x, _y, 0), ValueError, "micro_batch_size"),
+    ("passes.accumulate_gradients/lengths differ", lambda: passes.accumulate_gradients(_model, nn.functional.cross_entropy, _x, _y[:3], 2), ValueError, "y"),
+    ("passes.saved_tensors/not a tensor", lambda: passes.saved_tensors([1.0]), TypeError, "output"),
+    # dlbook.generalization
+    ("generalization.polynomial_features/degree<0", lambda: generalization.polynomial_features(torch.ones(3), -1), ValueError, "degree"),
+    ("generalization.fit_polynomial/lengths differ", lambda: generalization.fit_polynomial(torch.ones(3), torch.ones(4), 1), ValueError, "y"),
+    ("generalization.decompose/shape", lambda: generalization.decompose(torch.ones(3), torch.ones(4)), ValueError, "shape"),
+    ("generalization.bias_variance_experiment/n_sets=1", lambda: generalization.bias_variance_experiment(torch.sin, 2, n_sets=1), ValueError, "n_sets"),
+    # dlbook.tuning
+    ("tuning.grid_search/empty space", lambda: tuning.grid_search(lambda p: 0.0, {}), ValueError, "space"),
+    ("tuning.grid_search/range without points", lambda: tuning.grid_search(lambda p: 0.0, {"lr": ("log", 1e-4, 1e-1)}), ValueError, "points"),
+    ("tuning.random_search/n_trials=0", lambda: tuning.random_search(lambda p: 0.0, {"w": [1, 2]}, 0), ValueError, "n_trials"),
+    ("tuning.random_search/low>=high", lambda: tuning.random_search(lambda p: 0.0, {"x": ("uniform", 1.0, 0.0)}, 3), ValueError, "low"),
+    ("tuning.random_search/unknown kind", lambda: tuning.random_search(lambda p: 0.0, {"x": ("normal", 0.0, 1.0)}, 3), ValueError, "kind"),
+    ("tuning.tpe_search/log low<=0", lambda: tuning.tpe_search(lambda p: 0.0, {"x": ("log", 0, 1)}, 3), ValueError, "low"),
+    ("tuning.tpe_search/direction", lambda: tuning.tpe_search(lambda p: 0.0, {"w": [1]}, 3, direction="up"), ValueError, "direction"),
+    ("tuning.grid_values/points=0", lambda: tuning.grid_values(("uniform", 0.0, 1.0), 0), ValueError, "points"),
     # dlbook.chapters
     ("chapters.table/row length", lambda: chapters.table([[1, 2]], ["only one"]), ValueError, "rows"),
     ("chapters.table/formats length", lambda: chapters.table([[1]], ["a"], [None, None]), ValueError, "formats"),
-    ("chapters.table/format spec", lambda: chapters.table([[1]], ["a"], [".3q"]), ValueError, "formats", _gap("table lets format() raise without naming formats")),
+    ("chapters.table/format spec", lambda: chapters.table([[1]], ["a"], [".3q"]), ValueError, "formats"),
     ("chapters.find_chapter/99", lambda: chapters.find_chapter("99"), ValueError, "chapter"),
     ("chapters.find_chapter/topic", lambda: chapters.find_chapter("no-such-topic"), ValueError, "chapter"),
     # dlbook.device
     ("device.get_device/tpu", lambda: device.get_device("tpu"), ValueError, "device"),
     ("device.get_device/int", lambda: device.get_device(3), ValueError, "device"),
-    ("device.describe_device/tpu", lambda: device.describe_device("tpu"), ValueError, "device", _gap("describe_device passes an unknown device to torch (RuntimeError)")),
+    ("device.describe_device/tpu", lambda: device.describe_device("tpu"), ValueError, "device"),
     # dlbook.reproducibility
     ("reproducibility.seed_everything/-1", lambda: reproducibility.seed_everything(-1), ValueError, "seed"),
     ("reproducibility.seed_everything/2**32", lambda: reproducibility.seed_everything(2**32), ValueError, "seed"),
@@ -346,5 +433,6 @@ def test_bad_argument_raises_an_error_naming_it(call, exception, word):
 
 def test_every_public_module_has_rows_in_the_table():
     covered = {row[0].split(".")[0] for row in BAD_CALLS}
-    public = {"data", "models", "train", "gradients", "autograd", "chapters", "device", "reproducibility"}
+    public = {name for name in dlbook.__all__ if not name.startswith("_") and isinstance(getattr(dlbook, name), type(dlbook))}
+    public |= {"device", "reproducibility"}
     assert public <= covered, f"no bad-argument rows for {sorted(public - covered)}"

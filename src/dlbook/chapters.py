@@ -83,7 +83,10 @@ def table(rows, headers, formats=None) -> "object":
         row = list(row)
         if len(row) != len(headers):
             raise ValueError(f"Invalid rows: row {i} has {len(row)} cells for {len(headers)} headers")
-        cells = [format(c, f) if f else str(c) for c, f in zip(row, formats)]
+        try:
+            cells = [format(c, f) if f else str(c) for c, f in zip(row, formats)]
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"Invalid formats: {formats!r} do not fit row {i} ({exc})") from exc
         lines.append("| " + " | ".join(cells) + " |")
     return Markdown("\n".join(lines))
 

@@ -109,7 +109,12 @@ class Splits:
 
         >>> load_digits().to("cpu").x_train.device.type
         'cpu'
+        >>> load_digits().to("tpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: Invalid device: 'tpu' (expected e.g. 'cpu', 'cuda', 'cuda:0' or 'mps')
         """
+        device = _as_device(device)
         moved = {
             k: getattr(self, k).to(device)
             for k in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")
@@ -131,7 +136,7 @@ class Splits:
         n = len(self.x_train)
         if isinstance(n_train, bool) or not isinstance(n_train, int) or not 1 <= n_train <= n:
             raise ValueError(f"Invalid n_train: {n_train!r} (expected 1..{n})")
-        g = torch.Generator().manual_seed(seed)
+        g = torch.Generator().manual_seed(_check_seed(seed))
         idx = torch.randperm(n, generator=g)[:n_train].to(self.x_train.device)
         return replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx])
 
@@ -146,6 +151,19 @@ class Splits:
             f"{self.name}: {len(self.x_train)} train / {len(self.x_val)} validation / "
             f"{len(self.x_test)} test examples of {h}×{w} pixels, {self.num_classes} classes"
         )
+
+
+def _as_device(device) -> torch.device:
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"Invalid device: {device!r} (expected e.g. 'cpu', 'cuda', 'cuda:0' or 'mps')") from exc
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+        raise ValueError(f"Invalid seed: {seed!r} (expected a non-negative integer)")
+    return int(seed)
 
 
 def data_dir(root: str | os.PathLike | None = None) -> Path:
@@ -239,6 +257,9 @@ def write_mnist(root: str | os.PathLike, images: torch.Tensor, labels: torch.Ten
     ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']
     """
     images, labels = torch.as_tensor(images), torch.as_tensor(labels)
+    for name, t in (("images", images), ("labels", labels)):
+        if t.dtype != torch.uint8:
+            raise TypeError(f"Invalid {name} dtype: {t.dtype} (MNIST files hold torch.uint8)")
     if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
         raise ValueError(
             f"Invalid shapes: images {tuple(images.shape)}, labels {tuple(labels.shape)} "
@@ -312,6 +333,7 @@ def load_mnist(
     """
     from torchvision.datasets import MNIST  # imported here: torchvision is slow to import
 
+    seed = _check_seed(seed)
     root = data_dir(root)
     raw = root / "MNIST" / "raw"
     if download and not mnist_available(root):
@@ -363,6 +385,7 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: 
     ...
     ValueError: Invalid fractions: val_fraction=0.9, test_fraction=0.2 (each in (0, 1), sum below 1)
     """
+    seed = _check_seed(seed)
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(
             f"Invalid fractions: val_fraction={val_fraction!r}, test_fraction={test_fraction!r} "
@@ -487,7 +510,7 @@ class BatchIterator:
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(_check_seed(seed))
         self.num_samples = sizes[0]
 
     def __len__(self) -> int:

@@ -66,8 +66,15 @@ def describe_device(device: torch.device | None = None) -> str:
 
     >>> describe_device(torch.device("cpu")).startswith("CPU")
     True
+    >>> describe_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid device: 'tpu' (expected one of 'cpu', 'cuda', 'mps')
     """
-    device = get_device() if device is None else torch.device(device)
+    if device is None:
+        device = get_device()
+    elif not isinstance(device, torch.device):
+        device = get_device(device)
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
         return f"CUDA GPU ({name}), PyTorch {torch.__version__}"

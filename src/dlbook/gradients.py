@@ -85,6 +85,8 @@ def gradient_descent(
     """
     if not lr > 0:
         raise ValueError(f"Invalid learning rate: {lr!r}")
+    if not isinstance(x0, torch.Tensor) or not x0.is_floating_point():
+        raise TypeError(f"Invalid x0: {getattr(x0, 'dtype', type(x0).__name__)} (expected a floating-point tensor)")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise ValueError(f"Invalid steps: {steps!r} (expected a non-negative integer)")
     x = x0.detach().clone().requires_grad_(True)

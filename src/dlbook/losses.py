@@ -85,6 +85,8 @@ def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     [0.0, -1000.0]
     """
     _check_tensor("logits", logits)
+    if not logits.is_floating_point():
+        raise TypeError(f"Invalid logits dtype: {logits.dtype} (expected a floating-point tensor)")
     m = logits.max(dim=dim, keepdim=True).values.detach()
     shifted = logits - m
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
