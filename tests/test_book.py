@@ -53,6 +53,7 @@ def test_toc_lists_the_introduction_and_fourteen_chapters_in_order():
 def build(tmp_path, page):
     shutil.copy(ROOT / "_config.yml", tmp_path)
     shutil.copy(ROOT / "references.bib", tmp_path)
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")  # the config's local extension
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
     (tmp_path / "index.md").write_text(HEADER + PAGES[page])
     return subprocess.run(
