@@ -350,7 +350,7 @@ def test_citations_resolve_to_the_references_page(visits, name):
 
 def _executed(name):
     if not has_code_cells(name):
-        pytest.skip(f"{name} has no code cells yet")
+        pytest.skip(f"{name} has no code cells: nothing executed")
 
 
 @pytest.mark.parametrize("name", PAGES)
