@@ -99,6 +99,19 @@ def assert_same_state(ours, theirs):
         torch.testing.assert_close(ours.state_dict()[key], value, msg=key)
 
 
+def assert_same_forward_and_backward(ours, theirs, x, upstream):
+    """Run both modules on copies of ``x``; require equal outputs and equal gradients for input and parameters."""
+    x = x.detach().clone().requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    y_ours, y_theirs = ours(x), theirs(x2)
+    torch.testing.assert_close(y_ours, y_theirs)
+    (y_ours * upstream).sum().backward()
+    (y_theirs * upstream).sum().backward()
+    torch.testing.assert_close(x.grad, x2.grad)
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        torch.testing.assert_close(p.grad, q.grad, msg=name)
+
+
 @pytest.mark.parametrize("shape", [(16, 5), (8, 5, 3)])
 @pytest.mark.parametrize("momentum", [0.1, 0.5, None])
 @pytest.mark.parametrize("affine", [True, False])
@@ -107,25 +120,12 @@ def test_batch_norm_matches_torch_in_train_and_eval_over_many_steps(shape, momen
     torch.manual_seed(0)
     ours, theirs = twin_batch_norms(shape[1], momentum=momentum, affine=affine, eps=eps)
     for step in range(6):
-        x = (3.0 * torch.randn(shape, dtype=torch.float64) + 2.0).requires_grad_()
-        x2 = x.detach().clone().requires_grad_()
+        x = 3.0 * torch.randn(shape, dtype=torch.float64) + 2.0
         upstream = torch.randn(shape, dtype=torch.float64)
-        y_ours, y_theirs = ours.train()(x), theirs.train()(x2)
-        torch.testing.assert_close(y_ours, y_theirs)
-        (y_ours * upstream).sum().backward()
-        (y_theirs * upstream).sum().backward()
-        torch.testing.assert_close(x.grad, x2.grad)
-        if affine:
-            torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
-            torch.testing.assert_close(ours.bias.grad, theirs.bias.grad)
+        assert_same_forward_and_backward(ours.train(), theirs.train(), x, upstream)
         assert_same_state(ours, theirs)  # running mean, unbiased running var, num_batches_tracked
-        x_eval = torch.randn(shape, dtype=torch.float64, requires_grad=True)
-        x_eval2 = x_eval.detach().clone().requires_grad_()
-        y_ours, y_theirs = ours.eval()(x_eval), theirs.eval()(x_eval2)
-        torch.testing.assert_close(y_ours, y_theirs)
-        (y_ours * upstream).sum().backward()
-        (y_theirs * upstream).sum().backward()
-        torch.testing.assert_close(x_eval.grad, x_eval2.grad)
+        x_eval = torch.randn(shape, dtype=torch.float64)
+        assert_same_forward_and_backward(ours.eval(), theirs.eval(), x_eval, upstream)
     assert ours.num_batches_tracked.item() == 6
 
 
@@ -196,17 +196,9 @@ def test_layer_norm_matches_torch(normalized_shape, input_shape, affine, eps, mo
     theirs.load_state_dict(ours.state_dict())
     ours.train(mode == "train")
     theirs.train(mode == "train")
-    x = (4.0 * torch.randn(input_shape, dtype=torch.float64) - 1.0).requires_grad_()
-    x2 = x.detach().clone().requires_grad_()
+    x = 4.0 * torch.randn(input_shape, dtype=torch.float64) - 1.0
     upstream = torch.randn(input_shape, dtype=torch.float64)
-    y_ours, y_theirs = ours(x), theirs(x2)
-    torch.testing.assert_close(y_ours, y_theirs)
-    (y_ours * upstream).sum().backward()
-    (y_theirs * upstream).sum().backward()
-    torch.testing.assert_close(x.grad, x2.grad)
-    if affine:
-        torch.testing.assert_close(ours.weight.grad, theirs.weight.grad)
-        torch.testing.assert_close(ours.bias.grad, theirs.bias.grad)
+    assert_same_forward_and_backward(ours, theirs, x, upstream)
 
 
 def test_layer_norm_normalizes_each_row_and_batch_norm_each_column():
