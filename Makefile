@@ -17,16 +17,12 @@ $(VENV)/.installed: pyproject.toml
 
 # Execute every cell (cached by jupyter-cache) and write _build/html; any cell
 # error or Sphinx warning fails it. jupyter-cache keys a chapter on its own cells
-# only, so a change to the dlbook package, which every chapter imports, drops the
-# cache and the build: no page may show numbers from older code.
-SOURCE_HASH = $(shell cat src/dlbook/*.py book/_ext/*.py | $(PYTHON) -c "import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest()[:16])")
+# only, so `python -m dlbook build` first drops the cache and the build when anything
+# else the chapters depend on changed: the data files, torch's version, the device
+# kind, a DLBOOK_* variable, or the dlbook and book/_ext sources
+# (dlbook.chapters.build_inputs; `python -m dlbook build-inputs` prints them).
 book: $(VENV)/.installed
-	@if [ "$$(cat .jupyter_cache/dlbook-source 2>/dev/null)" != "$(SOURCE_HASH)" ]; then \
-		echo "dlbook's source changed since the last build: executing every chapter again"; \
-		rm -rf .jupyter_cache _build; \
-	fi
-	$(BIN)/jupyter-book build . -W -n --keep-going
-	@echo "$(SOURCE_HASH)" > .jupyter_cache/dlbook-source
+	$(BIN)/python -m dlbook build
 
 # Unit tests, the build-failure drills, and every doctest (Sybil).
 test: $(VENV)/.installed

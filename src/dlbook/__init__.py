@@ -21,6 +21,7 @@ module                         chapter
 :mod:`dlbook.models`           every chapter (MLPs, parameter counts)
 :mod:`dlbook.train`            every chapter (the training loop)
 :mod:`dlbook.chapters`         running a chapter; the page stamp and tables
+:mod:`dlbook.claims`           every chapter (checked claims, the claims ledger)
 =============================  ==============================================
 
 The two calls every chapter makes first live here too:
@@ -36,6 +37,7 @@ from dlbook import (
     augment,
     autograd,
     chapters,
+    claims,
     data,
     generalization,
     gradients,
@@ -57,6 +59,7 @@ __all__ = [
     "augment",
     "autograd",
     "chapters",
+    "claims",
     "data",
     "generalization",
     "gradients",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlbook.chapters import find_chapter, run_chapter
+from dlbook.chapters import build_book, build_inputs, build_key, find_chapter, run_chapter
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,7 +23,17 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="directory for the executed notebook and figures (default: a temp dir)")
     run.add_argument("--book", help="the book/ folder (default: found beside the package or in the cwd)")
     run.add_argument("--timeout", type=int, default=1200, help="seconds a single cell may run")
+    sub.add_parser("build", help="build the whole book into _build/html (what 'make book' runs)")
+    sub.add_parser("build-inputs", help="print what the cached chapters depend on besides their cells")
     args = parser.parse_args(argv)
+    if args.command == "build":
+        return build_book(".")
+    if args.command == "build-inputs":
+        inputs = build_inputs(".")
+        for name, value in inputs.items():
+            print(f"{name}: {value}")
+        print(f"key: {build_key('.', inputs)}")
+        return 0
     try:
         path = find_chapter(args.chapter, args.book)
     except (FileNotFoundError, ValueError) as exc:

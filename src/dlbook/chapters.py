@@ -23,33 +23,89 @@ class ChapterRun:
     device: str
 
 
-def stamp(data, device) -> "object":
+class Stamp:
+    """The box :func:`stamp` returns: Markdown for a notebook, HTML for the book, ``.data`` as text.
+
+    A page built on the fallback digits gets a warning box (an admonition in the
+    built book), not a footnote.
+    """
+
+    def __init__(self, lines: list[str], warning: str | None = None) -> None:
+        self.lines = lines
+        self.warning = warning
+
+    @property
+    def data(self) -> str:
+        """The stamp as Markdown text (the warning first, if any)."""
+        head = [f"**Warning:** {self.warning}"] if self.warning else []
+        return "\n\n".join(head + self.lines)
+
+    def _repr_markdown_(self) -> str:
+        return self.data
+
+    def _repr_html_(self) -> str:
+        import html
+        import re
+
+        def inline(text: str) -> str:
+            return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text, quote=False))
+
+        parts = [f"<p>{inline(line)}</p>" for line in self.lines]
+        if self.warning:
+            parts.insert(
+                0,
+                '<div class="admonition warning dlbook-fallback"><p class="admonition-title">'
+                "Not the book's dataset</p>"
+                f"<p>{inline(self.warning)}</p></div>",
+            )
+        return '<div class="dlbook-stamp">' + "".join(parts) + "</div>"
+
+    def __str__(self) -> str:
+        return self.data
+
+
+def stamp(data, device) -> Stamp:
     """The box at the top of every chapter: when it executed, on what, with which data.
 
-    Returns an ``IPython.display.Markdown`` object, so a notebook (and the built
-    book) shows it as formatted text; ``str()`` of it is the plain text.
+    It names the dataset, the size of each split and where the files came from
+    (never a path of the machine that built the page). On scikit-learn's digits,
+    the last-resort stand-in, it opens with a warning saying so and why.
+
+    Returns a :class:`Stamp`, which a notebook shows as Markdown and the built book
+    as HTML; ``.data`` is the plain text.
 
     >>> from dlbook.data import load_digits
     >>> import torch
-    >>> text = stamp(load_digits(), torch.device("cpu")).data
-    >>> "digits: 1079 train" in text and "CPU" in text
+    >>> s = stamp(load_digits(), torch.device("cpu"))
+    >>> "1,079 to train on" in s.data and "CPU" in s.data and s.warning is not None
     True
     """
     import datetime
     import platform
 
-    from IPython.display import Markdown
-
     from dlbook.device import describe_device
 
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n_fit, n_val, n_test = len(data.x_train), len(data.x_val), len(data.x_test)
     lines = [
         f"**This page executed** on {when}, Python {platform.python_version()}, "
         f"on {describe_device(device)}.",
-        f"**Data:** {data.summary()}. {data.description}.",
+        f"**Data:** {data.description}: {n_fit + n_val:,} training images "
+        f"({n_fit:,} to train on, {n_val:,} held out for validation) and {n_test:,} test images "
+        f"of {data.image_shape[0]}×{data.image_shape[1]} pixels, {data.num_classes} classes"
+        + (f"; source: {data.source}." if data.source else "."),
     ]
-    lines += [f"**Note:** {note}" for note in data.notes]
-    return Markdown("\n\n".join(lines))
+    warning = None
+    if data.is_fallback:
+        why = " ".join(data.notes) or (
+            "This page was built on scikit-learn's 8×8 digits (DLBOOK_DATASET=digits), not on "
+            "Fashion-MNIST: 1,079 small training images, on which the differences between methods "
+            "are a few images and the numbers are not the book's."
+        )
+        warning = why
+    else:
+        lines += [f"**Note:** {note}" for note in data.notes]
+    return Stamp(lines, warning)
 
 
 def table(rows, headers, formats=None) -> "object":
@@ -154,3 +210,130 @@ def run_chapter(path: str | Path, out_dir: str | Path | None = None, *, timeout:
                 fig.write_bytes(base64.b64decode(png))
                 figures.append(fig)
     return ChapterRun(notebook=notebook, figures=figures, seconds=seconds, device=describe_device())
+
+
+# --------------------------------------------------------------------------- building the book
+
+#: Where the build records the key of the inputs its cached chapters were executed with.
+BUILD_KEY_FILE = Path(".jupyter_cache") / "dlbook-build-key"
+
+
+def build_inputs(repo: str | Path = ".") -> dict[str, str]:
+    """Everything besides a chapter's own cells that its executed outputs depend on.
+
+    jupyter-cache keys a chapter on its cells alone. These are the other inputs, so
+    that one cache never mixes chapters run with different ones: the data the chapters
+    would load (its name and a hash of its files' decompressed content, which is the
+    same whether they come from Debian's package or the data directory), PyTorch's and
+    torchvision's versions, the device kind, every ``DLBOOK_*`` environment variable,
+    and the sources of ``dlbook`` and of the book's Sphinx extension.
+
+    >>> inputs = build_inputs()
+    >>> sorted(inputs)[:3], inputs["device"] in {"cpu", "cuda", "mps"}
+    (['data', 'data files', 'device'], True)
+    """
+    import gzip
+    import hashlib
+    import os
+
+    import torch
+    import torchvision
+
+    from dlbook.data import resolve_dataset
+    from dlbook.device import get_device
+
+    repo = Path(repo)
+    name, files = resolve_dataset()
+    data_hash = hashlib.sha256()
+    for path in files:
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                data_hash.update(chunk)
+    sources = hashlib.sha256()
+    for path in sorted([*(repo / "src" / "dlbook").glob("*.py"), *(repo / "book" / "_ext").glob("*.py")]):
+        sources.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes())
+    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("DLBOOK_")}
+    return {
+        "data": name,
+        "data files": data_hash.hexdigest()[:16] if files else "none",
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "device": get_device().type,
+        "environment": " ".join(f"{k}={v}" for k, v in env.items()) or "no DLBOOK_* variables",
+        "sources": sources.hexdigest()[:16],
+    }
+
+
+def build_key(repo: str | Path = ".", inputs: dict[str, str] | None = None) -> str:
+    """A short hash of :func:`build_inputs`: the cache is valid only for the key it was filled with.
+
+    >>> len(build_key())
+    16
+    """
+    import hashlib
+    import json
+
+    inputs = build_inputs(repo) if inputs is None else inputs
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def prepare_build(repo: str | Path = ".") -> tuple[str, str]:
+    """Drop the execution cache and ``_build`` unless they were made with today's :func:`build_key`.
+
+    Returns ``(key, message)``: the message says whether this is a first build, a
+    rebuild with the same inputs, or which inputs changed. Used by ``make book``
+    (through ``python -m dlbook build``) and by the browser tests' rebuild check,
+    so that both follow one rule.
+    """
+    import json
+    import shutil
+
+    repo = Path(repo)
+    inputs = build_inputs(repo)
+    key = build_key(repo, inputs)
+    record = repo / BUILD_KEY_FILE
+    cache, build = repo / ".jupyter_cache", repo / "_build"
+    if not record.is_file():
+        message = "first build: executing every chapter" if not cache.exists() else \
+            "no record of what the cached chapters ran with: executing every chapter again"
+        old = None
+    else:
+        try:
+            old = json.loads(record.read_text())
+        except ValueError:
+            old = {}
+        if old.get("key") == key:
+            return key, "same data, versions, device and dlbook source as the cached chapters: reusing them"
+        changed = sorted(k for k in inputs if old.get("inputs", {}).get(k) != inputs[k])
+        message = f"{', '.join(changed) or 'the build key'} changed since the last build: executing every chapter again"
+    if old is not None or cache.exists():
+        shutil.rmtree(cache, ignore_errors=True)
+        shutil.rmtree(build, ignore_errors=True)
+    return key, message
+
+
+def record_build(repo: str | Path = ".") -> None:
+    """Write the key (and the inputs) the cache now holds chapters for; see :func:`prepare_build`."""
+    import json
+
+    repo = Path(repo)
+    inputs = build_inputs(repo)
+    record = repo / BUILD_KEY_FILE
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"key": build_key(repo, inputs), "inputs": inputs}, indent=1))
+
+
+def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = ()) -> int:
+    """Build the whole book (``jupyter-book build . -W -n --keep-going``) with a valid cache; return the exit code."""
+    import subprocess
+    import sys
+
+    repo = Path(repo).resolve()
+    key, message = prepare_build(repo)
+    print(f"dlbook: {message} (build key {key})", flush=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo)
+    if result.returncode == 0:
+        record_build(repo)
+    return result.returncode

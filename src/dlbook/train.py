@@ -191,7 +191,7 @@ def fit(
     batch_size: int = 64,
     shuffle: bool = True,
     drop_last: bool = False,
-    seed: int = 0,
+    seed: int | None = None,
     scheduler=None,
     patience: int | None = None,
     restore_best: bool = True,
@@ -221,7 +221,10 @@ def fit(
         loss_fn: ``loss_fn(output, y) -> scalar tensor``; default cross-entropy.
         epochs: maximum number of epochs (≥ 1).
         batch_size: mini-batch size (≥ 1).
-        shuffle, drop_last, seed: passed to :class:`~dlbook.data.BatchIterator`.
+        shuffle, drop_last: passed to :class:`~dlbook.data.BatchIterator`.
+        seed: seed of the batch order. ``None`` (the default) draws it from
+            PyTorch's global generator, so that ``dlbook.seed_everything(s)`` fixes
+            the initialisation *and* the batch order, and two seeds differ in both.
         scheduler: an LR scheduler stepped once per epoch (``ReduceLROnPlateau``
             gets the validation loss).
         patience: epochs without improvement before stopping; needs ``val``.
@@ -262,6 +265,8 @@ def fit(
     else:
         from tqdm import tqdm  # tqdm.auto warns in a kernel without ipywidgets, even for a disabled bar
 
+    if seed is None:
+        seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))  # from the global generator: seed_everything decides
     batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
     if len(batches) == 0:
         raise ValueError(f"Invalid batch_size: {batch_size} with drop_last=True leaves no batch of {len(x)} examples")
