@@ -5,6 +5,7 @@ warning) must fail the build with a non-zero exit, and an intact one must pass, 
 that CI cannot go green on a book that silently did not execute.
 """
 
+import os
 import shutil
 import subprocess
 import sys
@@ -38,7 +39,21 @@ PAGES = {
     "cell_error": "```{code-cell} ipython3\nraise RuntimeError('this cell is broken on purpose')\n```\n",
     "sphinx_warning": "```{code-cell} ipython3\nx = 1\n```\n\nSee {ref}`a-label-that-does-not-exist`.\n",
     "missing_glue": "```{code-cell} ipython3\nx = 1\n```\n\nThe value is {glue:text}`never_glued`.\n",
+    "wrong_solution": (
+        "```{exercise}\n:label: ex-sum\n\nWhat is 2 + 2?\n```\n\n"
+        "````{solution-start} ex-sum\n:class: dropdown\n````\n\n"
+        "```{code-cell} ipython3\nanswer = 2 + 2\nassert answer == 5, f'the asserted answer is wrong: {answer}'\n```\n\n"
+        "````{solution-end}\n````\n"
+    ),
+    "claims": (
+        "```{code-cell} ipython3\n:tags: [remove-cell]\nfrom myst_nb import glue\nfrom dlbook import claims\n"
+        "glue('c_true', claims.check('two-is-even', 2 % 2 == 0, 'two is even', '2 mod 2 = 0'), display=False)\n"
+        "glue('c_false', claims.check('three-is-even', 3 % 2 == 0, 'three is even', '3 mod 2 = 1'), display=False)\n"
+        "claims.erratum('pi-is-three', 'pi is 3', 'false', 'pi = 3.14159')\n```\n\n"
+        "Two is even {glue:md}`c_true`. Three is even {glue:md}`c_false`.\n"
+    ),
 }
+LEDGER = "# Ledger\n\n```{claims-ledger}\n```\n"
 
 
 def test_toc_lists_the_introduction_and_fourteen_chapters_in_order():
@@ -50,20 +65,31 @@ def test_toc_lists_the_introduction_and_fourteen_chapters_in_order():
         assert (ROOT / f"{f}.md").is_file(), f
 
 
-def build(tmp_path, page):
+def build(tmp_path, page, *, ci=False):
+    """Build a one-page book (with the real config) plus, for the claims page, a ledger page."""
     shutil.copy(ROOT / "_config.yml", tmp_path)
     shutil.copy(ROOT / "references.bib", tmp_path)
     shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")  # the config's local extension
-    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    toc = "format: jb-book\nroot: index\n"
+    if page == "claims":
+        toc += "chapters:\n  - file: claims-ledger\n"
+        (tmp_path / "claims-ledger.md").write_text(LEDGER)
+    (tmp_path / "_toc.yml").write_text(toc)
     (tmp_path / "index.md").write_text(HEADER + PAGES[page])
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("CI", None)
+    if ci:
+        env["CI"] = "true"
     return subprocess.run(
         [str(JUPYTER_BOOK), "build", str(tmp_path), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
     )
 
 
 @pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
-@pytest.mark.parametrize("page,succeeds", [("intact", True), ("cell_error", False), ("sphinx_warning", False), ("missing_glue", False)])
+@pytest.mark.parametrize("page,succeeds", [
+    ("intact", True), ("cell_error", False), ("sphinx_warning", False), ("missing_glue", False), ("wrong_solution", False),
+])
 def test_build_fails_on_cell_errors_and_warnings(tmp_path, page, succeeds):
     result = build(tmp_path, page)
     log = result.stdout + result.stderr
@@ -73,6 +99,31 @@ def test_build_fails_on_cell_errors_and_warnings(tmp_path, page, succeeds):
         assert ">42<" in (tmp_path / "_build/html/index.html").read_text()
     if page == "cell_error":
         assert "this cell is broken on purpose" in log
+    if page == "wrong_solution":
+        assert "the asserted answer is wrong: 4" in log
+
+
+@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
+def test_a_false_claim_fails_a_ci_build_naming_the_claim_and_its_numbers(tmp_path):
+    result = build(tmp_path, "claims", ci=True)
+    log = result.stdout + result.stderr
+    assert result.returncode != 0, log[-3000:]
+    assert "claim 'three-is-even' is false in this build: three is even (evidence: 3 mod 2 = 1)" in log, log[-3000:]
+
+
+@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
+def test_outside_ci_a_false_claim_is_a_warning_on_the_page_and_false_in_the_ledger(tmp_path):
+    result = build(tmp_path, "claims", ci=False)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    page = (tmp_path / "_build/html/index.html").read_text()
+    ledger = (tmp_path / "_build/html/claims-ledger.html").read_text()
+    # beside the sentence: the true claim's mark links to its row; the false one is a visible warning
+    assert 'id="claim-two-is-even"' in page and 'href="claims-ledger.html#ledger-claim-two-is-even"' in page
+    assert "in this build the claim is false: three is even" in page
+    # the ledger: both rows, linked back to the sentences, the false one marked; the erratum table
+    assert 'id="ledger-claim-two-is-even"' in ledger and 'href="index.html#claim-two-is-even"' in ledger
+    assert "FALSE in this build" in ledger and "1 of them false" in ledger
+    assert "pi is 3" in ledger and "pi = 3.14159" in ledger
 
 
 def test_find_chapter_by_number_stem_and_topic():

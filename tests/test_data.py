@@ -1,5 +1,6 @@
-"""dlbook.data: MNIST through torchvision on tiny IDX files, the offline fallback, and BatchIterator."""
+"""dlbook.data: Fashion-MNIST and MNIST through torchvision on tiny IDX files, Debian's package, the offline fallback, and BatchIterator."""
 
+import gzip
 import socket
 import time
 
@@ -62,20 +63,107 @@ def test_corrupt_header_is_reported(tmp_path):
     assert str(path) in str(info.value)
 
 
-def test_missing_directory_falls_back_to_digits_with_a_note(tmp_path, monkeypatch):
+@pytest.fixture
+def no_system_data(tmp_path, monkeypatch):
+    """A machine without Debian's dataset-fashion-mnist and without a network."""
+    monkeypatch.setenv("DLBOOK_SYSTEM_DATA", str(tmp_path / "no-debian-package"))
     monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.delenv("DLBOOK_DATASET", raising=False)
+
+
+def make_fashion(root, n_train=30, n_test=10, seed=0):
+    arrays = {}
+    g = torch.Generator().manual_seed(seed)
+    for train, n in ((True, n_train), (False, n_test)):
+        images = torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8)
+        labels = torch.randint(0, 10, (n,), generator=g, dtype=torch.uint8)
+        write_mnist(root, images, labels, train=train, dataset="fashion-mnist")
+        arrays[train] = (images, labels)
+    return arrays
+
+
+def make_debian_package(folder, arrays):
+    """The four gzipped IDX files, as Debian's dataset-fashion-mnist ships them."""
+    folder.mkdir(parents=True)
+    for train, (images, labels) in arrays.items():
+        names = data.MNIST_FILES[train]
+        for name, t in zip(names, (images, labels)):
+            tmp = data.write_idx(folder / f"{name}.tmp", t)
+            (folder / f"{name}.gz").write_bytes(gzip.compress(tmp.read_bytes()))
+            tmp.unlink()
+
+
+def test_missing_files_and_no_network_fall_back_to_digits_with_a_note(tmp_path, no_system_data):
     splits = load_dataset("auto", tmp_path / "empty")
-    assert splits.name == "digits"
-    assert splits.notes and "No MNIST files" in splits.notes[0] and str(tmp_path / "empty") in splits.notes[0]
+    assert splits.name == "digits" and splits.is_fallback
+    assert splits.notes and "No Fashion-MNIST files" in splits.notes[0] and "8×8 digits" in splits.notes[0]
+    assert str(tmp_path) not in splits.notes[0]  # the page shows no path of the build machine
 
 
-def test_auto_prefers_mnist_files_when_present(tmp_path, monkeypatch):
-    monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+def test_auto_prefers_fashion_files_in_the_data_directory(tmp_path, monkeypatch, no_system_data):
+    arrays = make_fashion(tmp_path)
     make_mnist(tmp_path)
     monkeypatch.setenv("DLBOOK_DATA", str(tmp_path))
-    assert load_dataset().name == "MNIST"
+    splits = load_dataset()
+    assert splits.name == "Fashion-MNIST" and splits.source == "the data directory"
+    assert splits.classes[0] == "T-shirt/top" and len(splits.classes) == 10
+    torch.testing.assert_close(splits.x_test, arrays[False][0].reshape(10, -1).float() / 255)
+    assert load_dataset("mnist").name == "MNIST"
     monkeypatch.setenv("DLBOOK_DATASET", "digits")
     assert load_dataset().name == "digits"
+
+
+def test_debian_package_files_are_read_when_the_data_directory_has_none(tmp_path, monkeypatch):
+    g = torch.Generator().manual_seed(1)
+    arrays = {
+        train: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+                torch.randint(0, 10, (n,), generator=g, dtype=torch.uint8))
+        for train, n in ((True, 24), (False, 6))
+    }
+    package = tmp_path / "usr-share-datasets"
+    make_debian_package(package, arrays)
+    monkeypatch.setenv("DLBOOK_SYSTEM_DATA", str(package))
+    monkeypatch.setenv("DLBOOK_OFFLINE", "1")
+    monkeypatch.delenv("DLBOOK_DATASET", raising=False)
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "data"))
+    assert data.resolve_dataset() == ("fashion-mnist", [package / f"{n}.gz" for p in data.MNIST_FILES.values() for n in p])
+    for _ in range(2):  # the second time reads the decompressed copy
+        splits = load_dataset()
+        assert splits.name == "Fashion-MNIST" and splits.source == "Debian's package dataset-fashion-mnist"
+        assert (len(splits.x_train) + len(splits.x_val), len(splits.x_test)) == (24, 6)
+        assert torch.equal(splits.y_test, arrays[False][1].long())
+    # the copy is kept apart: the data directory itself still holds no Fashion-MNIST files
+    assert not data.mnist_available(tmp_path / "data", "fashion-mnist")
+
+
+def test_a_corrupt_debian_file_is_an_error_naming_it(tmp_path, monkeypatch):
+    package = tmp_path / "pkg"
+    make_debian_package(package, {t: (torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.uint8)) for t in (True, False)})
+    bad = package / "train-labels-idx1-ubyte.gz"
+    bad.write_bytes(bad.read_bytes()[:20])
+    monkeypatch.setenv("DLBOOK_SYSTEM_DATA", str(package))
+    monkeypatch.setenv("DLBOOK_DATA", str(tmp_path / "data"))
+    with pytest.raises(DataError, match="dataset-fashion-mnist") as info:
+        load_dataset("fashion-mnist")
+    assert str(bad) in str(info.value)
+
+
+def test_forcing_fashion_without_files_or_network_names_the_missing_file(tmp_path, no_system_data):
+    with pytest.raises(DataError, match="Fashion-MNIST file missing: .*FashionMNIST/raw/train-images-idx3-ubyte"):
+        load_dataset("fashion-mnist", tmp_path)
+
+
+def test_resolve_dataset_follows_the_same_order_as_load_dataset(tmp_path, monkeypatch, no_system_data):
+    assert data.resolve_dataset("auto", tmp_path) == ("digits", [])
+    assert data.resolve_dataset("mnist", tmp_path) == ("mnist", [])
+    make_mnist(tmp_path)
+    name, files = data.resolve_dataset("mnist", tmp_path)
+    assert name == "mnist" and len(files) == 4 and all(f.is_file() for f in files)
+    assert data.resolve_dataset("auto", tmp_path) == ("digits", [])  # auto never picks MNIST
+    make_fashion(tmp_path)
+    assert data.resolve_dataset("auto", tmp_path)[0] == "fashion-mnist"
+    monkeypatch.setenv("DLBOOK_DATASET", "digits")
+    assert data.resolve_dataset("auto", tmp_path) == ("digits", [])
 
 
 def test_network_check_is_bounded_by_its_timeout(monkeypatch):
@@ -101,7 +189,7 @@ def test_digits_splits_are_disjoint_and_complete():
     s = data.load_digits()
     rows = torch.cat([s.x_train, s.x_val, s.x_test])
     assert len(rows) == 1797 and rows.min() == 0 and rows.max() == 1
-    assert s.summary().startswith("digits: 1079 train")
+    assert s.summary().startswith("digits: 1,079 train")
 
 
 @pytest.mark.parametrize("n,batch,drop_last,expected", [(10, 4, False, 3), (10, 4, True, 2), (8, 4, True, 2), (3, 5, False, 1), (3, 5, True, 0)])

@@ -154,3 +154,28 @@ def test_fit_without_progress_bar_does_not_import_tqdm_auto():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def _batch_order(global_seed, **fit_kwargs):
+    """The rows of one epoch in the order fit trained on them (targets are row indices, seen by the loss)."""
+    dlbook.seed_everything(global_seed)
+    model = nn.Linear(1, 1)
+    rows = []
+
+    def loss_fn(out, idx):
+        rows.append(idx.clone())
+        return out.sum() * 0.0
+
+    fit(model, torch.optim.SGD(model.parameters(), lr=0.0), (torch.arange(30.0).unsqueeze(1), torch.arange(30)),
+        epochs=1, batch_size=7, loss_fn=loss_fn, **fit_kwargs)
+    return torch.cat(rows)
+
+
+def test_seed_everything_decides_the_batch_order_as_well_as_the_initialisation():
+    assert torch.equal(_batch_order(0), _batch_order(0))  # same seed: same batch order
+    assert not torch.equal(_batch_order(0), _batch_order(1))  # another seed: another order
+    assert sorted(_batch_order(1).tolist()) == list(range(30))
+
+
+def test_an_explicit_seed_fixes_the_batch_order_whatever_the_global_generator():
+    assert torch.equal(_batch_order(0, seed=5), _batch_order(1, seed=5))

@@ -41,6 +41,25 @@ ERRATUM_MIME = "application/vnd.dlbook.erratum+json"
 LEDGER_PAGE = "claims-ledger"
 
 _KEY = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: Every claim and erratum is also glued under this prefix + its key, where the ledger finds it.
+GLUE_PREFIX = {"claim": "dlbook_claim_", "erratum": "dlbook_erratum_"}
+
+
+def _glue_for_ledger(kind: str, obj) -> None:
+    """Glue ``obj`` (not displayed) so that the ledger page can read it from the page's glue data.
+
+    Only inside a kernel (IPython running): a plain Python session or a doctest has no
+    page, and ``myst_nb.glue`` would print there.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book extra
+        return
+    if get_ipython() is None:
+        return
+    from myst_nb import glue
+
+    glue(GLUE_PREFIX[kind] + obj.key.replace("-", "_"), obj, display=False)
 
 
 class ClaimError(AssertionError):
@@ -276,15 +295,17 @@ def check(key: str, holds: bool, claim: str, evidence: str) -> Claim:
             raise ValueError(f"Invalid {name}: {text!r} (expected a non-empty sentence)")
     if not holds and in_ci():
         raise ClaimError(f"claim {key!r} is false in this build: {claim} (evidence: {evidence})")
-    return Claim(key, claim, evidence, holds)
+    result = Claim(key, claim, evidence, holds)
+    _glue_for_ledger("claim", result)
+    return result
 
 
 @dataclass(frozen=True)
 class Erratum:
     """A statement of the source outline that the book tests, with its verdict and the correct value.
 
-    Shown only in the ledger's second table (glue it or display it in a hidden cell;
-    it renders as nothing on the chapter's page).
+    Shown only in the ledger's second table: :func:`erratum` glues it for the ledger
+    itself, and displayed it renders as nothing on the chapter's page.
     """
 
     key: str
@@ -300,7 +321,8 @@ class Erratum:
 def erratum(key: str, outline_says: str, verdict: str, correct: str) -> Erratum:
     """Record what the outline says, whether it is true, and the correct value, for the ledger.
 
-    Display the result in a hidden (``remove-cell``) cell: ``display(erratum(...))``.
+    Call it in a hidden (``remove-cell``) cell; inside a kernel it glues the record
+    where the ledger page reads it (displaying the result as well does no harm).
 
     >>> erratum("ce-output", "CrossEntropyLoss outputs a distribution", "false", "a scalar loss").verdict
     'false'
@@ -316,4 +338,6 @@ def erratum(key: str, outline_says: str, verdict: str, correct: str) -> Erratum:
     for name, text in (("outline_says", outline_says), ("correct", correct)):
         if not isinstance(text, str) or not text.strip():
             raise ValueError(f"Invalid {name}: {text!r} (expected a non-empty sentence)")
-    return Erratum(key, outline_says, verdict, correct)
+    result = Erratum(key, outline_says, verdict, correct)
+    _glue_for_ledger("erratum", result)
+    return result
