@@ -11,8 +11,11 @@ executed, citations resolve, nothing is fetched from outside the local server, a
 the console stays free of errors. A full-page screenshot of each page goes to
 ``_build/screenshots/``.
 
-The book is built first (``jupyter-book build . -W -n --keep-going``, cached by
-jupyter-cache) when ``_build/html`` is missing or older than its sources.
+The book is built first, as ``make book`` builds it (``python -m dlbook build``), when
+``_build/html`` is missing, older than its sources, or was built with other inputs
+(data, versions, device, ``DLBOOK_*`` variables, dlbook's source: the build key of
+``dlbook.chapters.build_inputs``, the one rule ``make book`` follows too). CI builds the
+book once, before the tests, and they read that build.
 
 Without ``/usr/bin/chromium`` the tests are skipped, except in CI (``$CI`` set),
 where they fail: CI must run them.
@@ -39,7 +42,6 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
-JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -51,8 +53,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 #: What the book's HTML is built from: newer than the HTML means the HTML is stale.
-#: (Not src/dlbook: jupyter-cache keys on a chapter's code only, so changing the package
-#: does not re-execute a chapter; clear the cache, ``make clean``, for that.)
+#: (Everything else the chapters depend on is in the build key; see ``_html_is_stale``.)
 SOURCES = ["book", "_config.yml", "_toc.yml", "references.bib"]
 
 
@@ -105,8 +106,16 @@ def _require_browser():
 
 
 def _html_is_stale() -> bool:
+    from dlbook.chapters import BUILD_KEY_FILE, build_key
+
     index = HTML / "index.html"
     if not index.is_file():
+        return True
+    try:
+        recorded = json.loads((ROOT / BUILD_KEY_FILE).read_text())["key"]
+    except (OSError, ValueError, KeyError):
+        return True
+    if recorded != build_key(ROOT):
         return True
     built = index.stat().st_mtime
     for name in SOURCES:
@@ -119,12 +128,12 @@ def _html_is_stale() -> bool:
 
 @pytest.fixture(scope="session")
 def built_html() -> Path:
-    """``_build/html``, built first if it is missing or older than its sources."""
+    """``_build/html``, built first (as ``make book`` builds it) if it is missing or stale."""
     _require_browser()
     if _html_is_stale():
         env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
         result = subprocess.run(
-            [str(JUPYTER_BOOK), "build", ".", "-W", "-n", "--keep-going"],
+            [sys.executable, "-m", "dlbook", "build"],
             cwd=ROOT, capture_output=True, text=True, env=env, timeout=1800,
         )
         assert result.returncode == 0, "the book build failed:\n" + (result.stdout + result.stderr)[-5000:]

@@ -1,0 +1,82 @@
+"""The build key: one cache never mixes chapters run on different data, versions, devices or code."""
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dlbook import chapters
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def repo(tmp_path, monkeypatch):
+    """A scratch repository with dlbook's and the extension's sources, and no DLBOOK_* variables."""
+    for k in [k for k in os.environ if k.startswith("DLBOOK_")]:
+        monkeypatch.delenv(k)
+    shutil.copytree(ROOT / "src" / "dlbook", tmp_path / "src" / "dlbook", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext", ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def test_the_key_changes_with_each_input(repo, monkeypatch):
+    base = chapters.build_key(repo)
+    assert chapters.build_key(repo) == base  # stable
+    monkeypatch.setenv("DLBOOK_DATASET", "digits")
+    assert chapters.build_inputs(repo)["data"] == "digits"
+    digits = chapters.build_key(repo)
+    assert digits != base
+    monkeypatch.setenv("DLBOOK_DEVICE", "cpu")
+    assert chapters.build_key(repo) != digits  # any DLBOOK_* variable
+    monkeypatch.delenv("DLBOOK_DEVICE")
+    (repo / "src" / "dlbook" / "losses.py").write_text("# changed\n", encoding="utf-8")
+    assert chapters.build_key(repo) != digits
+    (repo / "book" / "_ext" / "dlbook_html.py").write_text("# changed\n", encoding="utf-8")
+    assert chapters.build_inputs(repo)["sources"] != chapters.build_inputs(ROOT)["sources"]
+    monkeypatch.setattr("torch.__version__", "0.0.0-other")
+    assert chapters.build_inputs(repo)["torch"] == "0.0.0-other"
+
+
+def test_the_data_files_are_keyed_by_content_not_by_where_they_lie(repo, tmp_path, monkeypatch):
+    """Debian's gzipped files and a decompressed copy of them in the data directory give one key."""
+    import gzip
+
+    from dlbook import data
+
+    package = tmp_path / "pkg"
+    package.mkdir()
+    root = tmp_path / "data"
+    for pair in data.MNIST_FILES.values():
+        for i, name in enumerate(pair):
+            content = bytes([0, 0, 8, 3 - 2 * i]) + b"\x00\x00\x00\x01" * (3 - 2 * i) + b"\x07"
+            (package / f"{name}.gz").write_bytes(gzip.compress(content))
+    monkeypatch.setenv("DLBOOK_SYSTEM_DATA", str(package))
+    monkeypatch.setenv("DLBOOK_DATA", str(root))
+    from_package = chapters.build_inputs(repo)
+    assert from_package["data"] == "fashion-mnist" and from_package["data files"] != "none"
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    for pair in data.MNIST_FILES.values():
+        for name in pair:
+            (raw / name).write_bytes(gzip.decompress((package / f"{name}.gz").read_bytes()))
+    assert chapters.build_inputs(repo)["data files"] == from_package["data files"]
+    (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x09")  # other content
+    assert chapters.build_inputs(repo)["data files"] != from_package["data files"]
+
+
+def test_prepare_build_keeps_a_matching_cache_and_drops_a_stale_one(repo):
+    cache, build = repo / ".jupyter_cache", repo / "_build"
+    key, message = chapters.prepare_build(repo)
+    assert message.startswith("first build")
+    cache.mkdir()
+    build.mkdir()
+    chapters.record_build(repo)
+    assert json.loads((repo / chapters.BUILD_KEY_FILE).read_text())["key"] == key
+    assert chapters.prepare_build(repo) == (key, "same data, versions, device and dlbook source as the cached chapters: reusing them")
+    assert cache.is_dir() and build.is_dir()
+    (repo / "src" / "dlbook" / "optim.py").write_text("# changed\n", encoding="utf-8")
+    new_key, message = chapters.prepare_build(repo)
+    assert new_key != key and message.startswith("sources changed") and not cache.exists() and not build.exists()
