@@ -152,3 +152,30 @@ def test_cli_run_reports_where_outputs_went(tmp_path, capsys):
     assert main(["run", "3", "--book", str(page.parent), "--out", str(tmp_path / "o")]) == 0
     assert "notebook: " + str(tmp_path / "o" / "03-tiny.ipynb") in capsys.readouterr().out
     assert main(["run", "99", "--book", str(page.parent)]) == 2
+
+
+@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
+def test_parallel_execution_fills_the_cache_the_build_then_uses(tmp_path):
+    """`python -m dlbook build` executes the pages in a pool first; the build renders them from the cache."""
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copy(ROOT / "references.bib", tmp_path)
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: second\n")
+    for name in ("index", "second"):
+        (tmp_path / f"{name}.md").write_text(
+            HEADER + "```{code-cell} ipython3\nimport os\nfrom myst_nb import glue\n"
+            f"glue('pid', os.getpid(), display=False)\n```\n\n{name} ran in process {{glue:text}}`pid`.\n"
+        )
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([sys.executable, "-m", "dlbook", "build"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, log[-3000:]
+    assert "first build" in log and "executed 2 page(s) in parallel" in log, log[-3000:]
+    assert log.count("Using cached notebook") == 2, log[-3000:]
+    assert "Executed notebook in" not in log  # the build itself executed nothing
+    assert "ran in process" in (tmp_path / "_build/html/second.html").read_text()
+    # a second build with nothing changed reuses everything
+    again = subprocess.run([sys.executable, "-m", "dlbook", "build"], cwd=tmp_path, env=env,
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0 and "reusing them" in again.stdout, (again.stdout + again.stderr)[-3000:]

@@ -23,11 +23,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="directory for the executed notebook and figures (default: a temp dir)")
     run.add_argument("--book", help="the book/ folder (default: found beside the package or in the cwd)")
     run.add_argument("--timeout", type=int, default=1200, help="seconds a single cell may run")
-    sub.add_parser("build", help="build the whole book into _build/html (what 'make book' runs)")
+    build = sub.add_parser("build", help="build the whole book into _build/html (what 'make book' runs)")
+    build.add_argument("--serial", action="store_true", help="execute the chapters one at a time (no parallel pre-fill)")
     sub.add_parser("build-inputs", help="print what the cached chapters depend on besides their cells")
     args = parser.parse_args(argv)
     if args.command == "build":
-        return build_book(".")
+        return build_book(".", parallel=not args.serial)
     if args.command == "build-inputs":
         inputs = build_inputs(".")
         for name, value in inputs.items():

@@ -324,14 +324,90 @@ def record_build(repo: str | Path = ".") -> None:
     record.write_text(json.dumps({"key": build_key(repo, inputs), "inputs": inputs}, indent=1))
 
 
-def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = ()) -> int:
-    """Build the whole book (``jupyter-book build . -W -n --keep-going``) with a valid cache; return the exit code."""
+def notebook_pages(repo: str | Path = ".") -> list[Path]:
+    """The pages of ``_toc.yml`` that are notebooks (MyST files with a ``kernelspec``), in reading order.
+
+    >>> [p.name for p in notebook_pages()][:2]
+    ['00-introduction.md', '01-gradients.md']
+    """
+    import yaml
+
+    repo = Path(repo)
+    toc = yaml.safe_load((repo / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+            for part in entry.get("parts", []) or []:
+                walk(part.get("chapters"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts", []) or []:
+        walk(part.get("chapters"))
+    def front_matter(path: Path) -> str:
+        text = path.read_text(encoding="utf-8")
+        return text.split("---", 2)[1] if text.startswith("---") else ""
+
+    pages = [repo / f"{f}.md" for f in files]
+    return [p for p in pages if p.is_file() and "kernelspec:" in front_matter(p)]
+
+
+def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -> dict[str, int]:
+    """Execute every notebook page into the build's jupyter-cache, as many at once as there are cores.
+
+    Jupyter Book 1 executes notebooks one at a time. jupyter-cache's ``temp-parallel``
+    executor runs them in a pool of processes (each in a fresh temporary directory, as
+    the book's ``run_in_temp`` does) and stores each executed notebook in the very
+    cache the build then reads, so the build finds every chapter executed ("Using
+    cached notebook"). A page whose execution fails is not cached: the build executes
+    it again and reports its error there. Returns the counts of succeeded, excepted
+    and errored pages.
+    """
+    import logging
+
+    import yaml
+    from jupyter_cache import get_cache
+    from jupyter_cache.executors import load_executor
+
+    repo = Path(repo).resolve()
+    config = yaml.safe_load((repo / "_config.yml").read_text(encoding="utf-8")).get("execute", {})
+    timeout = timeout or int(config.get("timeout", 900))
+    cache = get_cache(str(repo / config.get("cache", ".jupyter_cache")))
+    for page in notebook_pages(repo):
+        cache.add_nb_to_project(str(page), read_data={"name": "myst_nb_md", "type": "plugin"})
+    logger = logging.getLogger("dlbook.build")
+    logger.setLevel(logging.WARNING)
+    executor = load_executor("temp-parallel", cache=cache, logger=logger)
+    result = executor.run_and_cache(timeout=timeout, allow_errors=False)
+    return {"succeeded": len(result.succeeded), "excepted": len(result.excepted), "errored": len(result.errored)}
+
+
+def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, parallel: bool = True) -> int:
+    """Build the whole book (``jupyter-book build . -W -n --keep-going``) with a valid cache; return the exit code.
+
+    With ``parallel=True`` the chapters are first executed into the cache several at a
+    time (:func:`execute_in_parallel`); the build then only renders them.
+    """
     import subprocess
     import sys
+    import time
 
     repo = Path(repo).resolve()
     key, message = prepare_build(repo)
     print(f"dlbook: {message} (build key {key})", flush=True)
+    if parallel:
+        start = time.perf_counter()
+        counts = execute_in_parallel(repo)
+        print(
+            f"dlbook: executed {counts['succeeded']} page(s) in parallel in {time.perf_counter() - start:.0f} s"
+            + (f"; {counts['excepted'] + counts['errored']} failed, the build runs them again to report why"
+               if counts["excepted"] + counts["errored"] else ""),
+            flush=True,
+        )
     jb = Path(sys.executable).with_name("jupyter-book")
     result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo)
     if result.returncode == 0:
