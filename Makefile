@@ -9,10 +9,11 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 .PHONY: book test clean
 .DEFAULT_GOAL := book
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml book/_kernel/ipython_kernel_config.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH) -e ".[book,test]"
+	mkdir -p $(VENV)/etc/ipython && cp book/_kernel/ipython_kernel_config.py $(VENV)/etc/ipython/
 	touch $@
 
 # Execute every cell (cached by jupyter-cache) and write _build/html; any cell

@@ -10,6 +10,9 @@
    1.4) it is the notebook as read, without outputs, so the outputs are merged in from
    jupyter-cache, as myst-nb itself does when it renders the page.
 
+3. **A style sheet** (``static/dlbook.css``): code cells wrap instead of scrolling
+   sideways, one search entry per page, and the marks of checked claims.
+
 2. **Each inline script once.** Sphinx 7.4 keeps an inline ``<script>`` that an extension
    registers after the builder started (sphinx-thebe's ``const THEBE_JS_URL = ...``,
    sphinx-togglebutton's selector) twice: once as ``filename=None`` and once, from its
@@ -90,7 +93,14 @@ def drop_repeated_scripts(app, pagename, templatename, context, doctree) -> None
     scripts[:] = unique  # in place: the template renders this very list
 
 
+def add_style_sheet(app) -> None:
+    """Serve ``static/dlbook.css`` (beside this file) on every page."""
+    app.config.html_static_path.append(str(Path(__file__).with_name("static")))
+    app.add_css_file("dlbook.css")
+
+
 def setup(app):
+    app.connect("builder-inited", add_style_sheet)
     # Before the theme builds its download menu (sphinx-book-theme's handler has priority 501).
     app.connect("html-page-context", offer_executed_notebook, priority=400)
     # After every extension has added its per-page scripts.

@@ -183,6 +183,9 @@ def find_chapter(key: str, book_dir: str | Path | None = None) -> Path:
 def run_chapter(path: str | Path, out_dir: str | Path | None = None, *, timeout: int = 1200) -> ChapterRun:
     """Execute the chapter at ``path`` in a fresh kernel, working in ``out_dir``; save notebook and figures there.
 
+    Every figure the chapter shows, displayed or glued (see :func:`chapter_figures`),
+    is written as a PNG file beside the notebook.
+
     Any cell error raises ``nbclient.exceptions.CellExecutionError`` naming the cell.
     """
     import jupytext
@@ -201,15 +204,52 @@ def run_chapter(path: str | Path, out_dir: str | Path | None = None, *, timeout:
     seconds = time.perf_counter() - start
     notebook = out / f"{path.stem}.ipynb"
     nbformat.write(nb, notebook)
+    figures = [fig.write(out / fig.filename(path.stem)) for fig in chapter_figures(nb)]
+    return ChapterRun(notebook=notebook, figures=figures, seconds=seconds, device=describe_device())
+
+
+@dataclass
+class Figure:
+    """One PNG figure of an executed chapter: shown in a cell, or glued for ``{glue:figure}``."""
+
+    cell: int
+    index: int
+    png: str  # base64, as the notebook stores it
+    glue_name: str | None = None
+
+    def filename(self, stem: str) -> str:
+        """``<stem>-<glue name>.png`` for a glued figure, else ``<stem>-cellNN-K.png``."""
+        return f"{stem}-{self.glue_name}.png" if self.glue_name else f"{stem}-cell{self.cell:02d}-{self.index}.png"
+
+    def write(self, path: Path) -> Path:
+        path.write_bytes(base64.b64decode(self.png))
+        return path
+
+
+def chapter_figures(nb) -> list[Figure]:
+    """Every PNG figure in an executed notebook: displayed ones and glued ones.
+
+    The chapters glue their figures (``glue(name, fig, display=False)``), which
+    stores them under myst-nb's glue MIME type (``application/papermill.record/image/png``)
+    and not as a displayed image; both kinds count here.
+
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(outputs=[
+    ...     nbformat.v4.new_output("display_data", data={"image/png": "iVBO"}),
+    ...     nbformat.v4.new_output("display_data", data={"application/papermill.record/image/png": "iVBO"},
+    ...                            metadata={"scrapbook": {"name": "fig_loss"}})])])
+    >>> [f.filename("04-optimizers") for f in chapter_figures(nb)]
+    ['04-optimizers-cell00-0.png', '04-optimizers-fig_loss.png']
+    """
     figures = []
     for i, cell in enumerate(nb.cells):
         for j, output in enumerate(cell.get("outputs", [])):
-            png = output.get("data", {}).get("image/png")
-            if png:
-                fig = out / f"{path.stem}-cell{i:02d}-{j}.png"
-                fig.write_bytes(base64.b64decode(png))
-                figures.append(fig)
-    return ChapterRun(notebook=notebook, figures=figures, seconds=seconds, device=describe_device())
+            for mime, payload in output.get("data", {}).items():
+                if mime == "image/png" or mime.endswith("/image/png"):
+                    name = output.get("metadata", {}).get("scrapbook", {}).get("name")
+                    figures.append(Figure(i, j, payload, name))
+                    break
+    return figures
 
 
 # --------------------------------------------------------------------------- building the book
