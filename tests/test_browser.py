@@ -197,6 +197,9 @@ class Visit:
     code_inputs_with_copy_button: int = 0
     notebook_href: str | None = None
     citations: list[str] = field(default_factory=list)
+    stderr_outputs: list[str] = field(default_factory=list)
+    wide_cells: list[str] = field(default_factory=list)
+    visible_search_entries: int = 0
 
 
 def _new_context(browser, base: str, visit_holder: list):
@@ -240,6 +243,14 @@ _INSPECT = """() => {
     code_inputs_with_copy_button: inputs.filter(h => h.querySelector('button.copybtn')).length,
     notebook_href: nb ? nb.href : null,
     citations: Array.from(article.querySelectorAll('.bibtex-citation a, a.bibtex')).map(a => a.href),
+    stderr_outputs: Array.from(article.querySelectorAll('.cell_output .stderr, .cell_output .output.stderr'))
+      .map(e => e.innerText.slice(0, 300)),
+    wide_cells: Array.from(article.querySelectorAll('div.cell pre'))
+      .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+      .map(pre => pre.innerText.split('\\n').sort((a, b) => b.length - a.length)[0].slice(0, 120)),
+    visible_search_entries: Array.from(document.querySelectorAll('.search-button-field, button.search-button'))
+      .filter(e => e.offsetParent !== null && getComputedStyle(e).display !== 'none'
+                   && getComputedStyle(e).visibility !== 'hidden').length,
   };
 }"""
 
@@ -313,6 +324,23 @@ def test_no_output_shows_an_error_or_warning(visits, name):
         assert "traceback" not in classes and "error" not in classes, output["text"][:500]
         assert output["red"] == 0, f"red (error) text in an output: {output['text'][:500]}"
         assert not _ERROR_TEXT.search(output["text"]), f"an output shows an error or warning: {output['text'][:500]}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_no_output_shows_stderr(visits, name):
+    """A warning printed to stderr by a cell (torch's C++ warnings, a library's deprecation) is a defect of the page."""
+    assert visits[name].stderr_outputs == [], visits[name].stderr_outputs
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_code_cells_fit_the_text_column(visits, name):
+    """At a 1280-pixel window no code cell or output scrolls sideways."""
+    assert visits[name].wide_cells == [], f"cells wider than the column; longest lines: {visits[name].wide_cells}"
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_one_search_entry_per_page(visits, name):
+    assert visits[name].visible_search_entries == 1
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -417,25 +445,34 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
     assert holder[0].outside_requests == []
 
 
-def test_execution_report_lists_every_executed_page_with_its_time(browser, server, visits):
+def test_execution_report_lists_every_executed_page_with_its_time_data_and_device(browser, server, visits):
+    from dlbook.data import resolve_dataset
+
     assert "book/execution-report" in PAGES, "no execution report page in _toc.yml"
     context = _new_context(browser, server, [Visit("book/execution-report")])
     try:
         page = context.new_page()
         page.goto(f"{server}/book/execution-report.html", wait_until="load")
         rows = page.eval_on_selector_all(
-            "article table tbody tr", "trs => trs.map(tr => Array.from(tr.cells).map(td => td.innerText.trim()))"
+            "article table.dlbook-exec-table tbody tr",
+            "trs => trs.map(tr => [tr.cells[0].querySelector('a').getAttribute('href'),"
+            " ...Array.from(tr.cells).map(td => td.innerText.trim())])",
         )
         headers = page.eval_on_selector_all("article table thead th", "ths => ths.map(th => th.innerText.trim())")
     finally:
         context.close()
-    assert headers[:1] == ["Document"] and "Run Time (s)" in headers and "Status" in headers, headers
-    by_doc = {row[0]: dict(zip(headers, row)) for row in rows}
+    assert headers == ["page", "executed", "method", "run time (s)", "status", "dataset", "device"], headers
+    by_doc = {row[0].removesuffix(".html"): dict(zip(headers, row[1:])) for row in rows}
     executed = [p for p in PAGES if has_code_cells(p)]
-    assert executed and set(executed) <= set(by_doc), f"missing from the report: {set(executed) - set(by_doc)}"
+    expected_data = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "digits": "digits"}[resolve_dataset()[0]]
+    missing = {p for p in executed if p.split("/")[-1] not in by_doc}
+    assert executed and not missing, f"missing from the report: {missing}"
     for name in executed:
-        assert float(by_doc[name]["Run Time (s)"]) > 0, by_doc[name]
-        assert by_doc[name]["Status"] == "✅", by_doc[name]
+        row = by_doc[name.split("/")[-1]]
+        assert float(row["run time (s)"]) > 0, row
+        assert row["status"] == "ran", row
+        assert row["dataset"].startswith(expected_data + " ("), row
+        assert row["device"], row
 
 
 def test_copy_button_copies_the_cell_code(browser, server):

@@ -64,6 +64,35 @@ class Stamp:
         return self.data
 
 
+#: The MIME type of the record :func:`stamp` glues for the execution report (dataset and device per page).
+STAMP_MIME = "application/vnd.dlbook.stamp+json"
+
+
+def _glue_stamp(data, device) -> None:
+    """Inside a kernel, glue (not shown) what the page ran on, for the execution report's columns."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython comes with the book extra
+        return
+    if get_ipython() is None:
+        return
+    from myst_nb import glue
+
+    from dlbook.device import describe_device
+
+    class _Record:
+        def _repr_mimebundle_(self, include=None, exclude=None):
+            record = {
+                "dataset": data.name,
+                "training images": len(data.x_train) + len(data.x_val),
+                "source": data.source,
+                "device": describe_device(device),
+            }
+            return {STAMP_MIME: record, "text/plain": ""}
+
+    glue("dlbook_stamp", _Record(), display=False)
+
+
 def stamp(data, device) -> Stamp:
     """The box at the top of every chapter: when it executed, on what, with which data.
 
@@ -95,6 +124,7 @@ def stamp(data, device) -> Stamp:
         f"of {data.image_shape[0]}×{data.image_shape[1]} pixels, {data.num_classes} classes"
         + (f"; source: {data.source}." if data.source else "."),
     ]
+    _glue_stamp(data, device)
     warning = None
     if data.is_fallback:
         why = " ".join(data.notes) or (
