@@ -80,3 +80,68 @@ def test_fit_applies_the_transform_to_every_training_batch(digits):
 def test_augment_rejects_invalid_arguments(call, error, match):
     with pytest.raises(error, match=f"Invalid {match}"):
         call()
+
+
+AFFINE_SETTINGS = {
+    "rotate+shift, bilinear": dict(degrees=15, translate=(0.2, 0.2), interpolation=v2.InterpolationMode.BILINEAR, fill=0.0),
+    "default (nearest, fill 0)": dict(degrees=30),
+    "zoom and shear": dict(degrees=10, scale=(0.8, 1.2), shear=(-10, 10, -5, 5), interpolation=v2.InterpolationMode.BILINEAR),
+    "grey fill, off-centre": dict(degrees=45, translate=(0.1, 0.3), fill=0.5, center=(2, 3), interpolation=v2.InterpolationMode.BILINEAR),
+    "no fill": dict(degrees=20, fill=None, interpolation=v2.InterpolationMode.BILINEAR),
+}
+
+
+@pytest.mark.parametrize("shape", [(8, 8), (28, 28), (5, 9)])
+@pytest.mark.parametrize("setting", AFFINE_SETTINGS)
+def test_batched_random_affine_equals_torchvision_image_by_image(setting, shape):
+    h, w = shape
+    rows = torch.rand(24, h * w, generator=torch.Generator().manual_seed(1))
+    transform = v2.RandomAffine(**AFFINE_SETTINGS[setting])
+    torch.manual_seed(3)
+    ours = RowTransform(transform, shape)(rows)
+    ours_state = torch.get_rng_state()
+    torch.manual_seed(3)
+    theirs = torch.stack([transform(img) for img in rows.reshape(24, 1, h, w)]).reshape(24, h * w)
+    assert torch.equal(ours, theirs)
+    assert torch.equal(ours_state, torch.get_rng_state())  # the same draws: the next batch is torchvision's too
+
+
+def test_random_affine_runs_on_the_whole_batch_without_calling_the_transform_per_image(digits, monkeypatch):
+    augment = random_affine((8, 8))
+    monkeypatch.setattr(type(augment.transform), "forward", lambda *a, **k: pytest.fail("called image by image"))
+    dlbook.seed_everything(0)
+    out = augment(digits.x_train[:64])
+    assert out.shape == (64, 64) and not torch.equal(out, digits.x_train[:64])
+
+
+@pytest.mark.parametrize("make", [lambda g: random_affine((8, 8), generator=g),
+                                  lambda g: RowTransform(v2.RandomRotation(30), (8, 8), generator=g)])
+def test_a_generator_of_its_own_repeats_and_leaves_the_global_generator_alone(digits, make):
+    rows = digits.x_train[:16]
+    torch.manual_seed(0)
+    before = torch.get_rng_state()
+    a = make(torch.Generator().manual_seed(7))(rows)
+    assert torch.equal(torch.get_rng_state(), before)           # the global generator did not move
+    augment = make(torch.Generator().manual_seed(7))
+    b, c = augment(rows), augment(rows)
+    assert torch.equal(a, b) and not torch.equal(b, c)            # same seed, same draws; the generator advances
+
+
+def test_inverse_affine_matrix_is_torchvisions():
+    from torchvision.transforms.v2.functional._geometry import _get_inverse_affine_matrix
+
+    from dlbook.augment import inverse_affine_matrix
+
+    g = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        angle, tx, ty, scale, sx, sy, cx, cy = (torch.rand(8, generator=g, dtype=torch.float64) * 2 - 1).tolist()
+        args = (180 * angle, [5 * tx, 5 * ty], 1 + 0.5 * scale, [40 * sx, 40 * sy], [3 * cx, 3 * cy])
+        assert inverse_affine_matrix(*args) == _get_inverse_affine_matrix(args[4], *args[:4])
+
+
+def test_an_empty_batch_and_integer_images_still_work():
+    transform = v2.RandomAffine(10)
+    assert RowTransform(transform, (4, 4))(torch.zeros(0, 16)).shape == (0, 16)
+    ints = torch.randint(0, 256, (3, 16), dtype=torch.uint8)
+    out = RowTransform(transform, (4, 4))(ints)                    # torchvision's own path, image by image
+    assert out.dtype == torch.uint8 and out.shape == (3, 16)

@@ -220,9 +220,9 @@ def test_shuffle_is_a_seeded_permutation_that_changes_each_epoch():
         assert torch.equal(yb, xb * 10)  # rows stay paired
 
 
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_batch_size_must_be_positive_int(bad):
-    with pytest.raises(ValueError, match="batch_size"):
+@pytest.mark.parametrize("bad,error", [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_batch_size_must_be_positive_int(bad, error):
+    with pytest.raises(error, match="Invalid batch_size"):  # a float (or bool) where an integer belongs is a wrong type: TypeError, as everywhere in dlbook
         BatchIterator(torch.arange(4), batch_size=bad)
 
 

@@ -58,6 +58,7 @@ from dlbook import (
     schedules,
     train,
     tuning,
+    validation,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -277,7 +278,9 @@ def _gap(reason: str):
 BAD_CALLS = [
     # dlbook.data
     ("data.BatchIterator/batch_size=0", lambda: data.BatchIterator(_x, batch_size=0), ValueError, "batch_size"),
-    ("data.BatchIterator/batch_size=2.5", lambda: data.BatchIterator(_x, batch_size=2.5), ValueError, "batch_size"),
+    # Rows marked "unified" raised ValueError before dlbook.validation: a float, bool or string where an
+    # integer (or a string) belongs is a wrong *type*, a TypeError in every module now.
+    ("data.BatchIterator/batch_size=2.5", lambda: data.BatchIterator(_x, batch_size=2.5), TypeError, "batch_size"),  # unified
     ("data.BatchIterator/lengths differ", lambda: data.BatchIterator(_x, _y[:5], batch_size=2), ValueError, "tensors"),
     ("data.BatchIterator/not a tensor", lambda: data.BatchIterator([1, 2, 3], batch_size=2), TypeError, "tensor"),
     ("data.BatchIterator/no tensors", lambda: data.BatchIterator(batch_size=2), ValueError, "tensors"),
@@ -305,13 +308,19 @@ BAD_CALLS = [
     ("claims.erratum/key", lambda: claims.erratum("K K", "a", "true", "b"), ValueError, "key"),
     ("data.Splits.subset/n_train=0", lambda: _splits.subset(0), ValueError, "n_train"),
     ("data.Splits.subset/n_train too large", lambda: _splits.subset(10**6), ValueError, "n_train"),
-    ("data.Splits.subset/n_train=2.5", lambda: _splits.subset(2.5), ValueError, "n_train"),
+    ("data.Splits.subset/n_train=2.5", lambda: _splits.subset(2.5), TypeError, "n_train"),  # unified
     ("data.Splits.to/device", lambda: _splits.to("tpu"), ValueError, "device"),
-    ("data.load_digits/seed=1.5", lambda: data.load_digits(seed=1.5), ValueError, "seed"),
+    ("data.load_digits/seed=1.5", lambda: data.load_digits(seed=1.5), TypeError, "seed"),  # unified
+    ("data.load_digits/seed=2**32", lambda: data.load_digits(seed=2**32), ValueError, "seed"),
+    ("data.BatchIterator/seed=2**32", lambda: data.BatchIterator(_x, batch_size=2, seed=2**32), ValueError, "seed"),  # was accepted up to 2**63: one rule for seeds
+    ("data.BatchIterator/generator", lambda: data.BatchIterator(_x, batch_size=2, generator=0), TypeError, "generator"),
     # dlbook.models
     ("models.mlp/one size", lambda: models.mlp([784]), ValueError, "sizes"),
     ("models.mlp/zero width", lambda: models.mlp([784, 0, 10]), ValueError, "sizes"),
-    ("models.mlp/float width", lambda: models.mlp([784, 12.5, 10]), ValueError, "sizes"),
+    ("models.mlp/float width", lambda: models.mlp([784, 12.5, 10]), TypeError, "sizes"),  # unified
+    ("models.mlp/sizes not a sequence", lambda: models.mlp(784), TypeError, "sizes"),
+    ("models.initialize/seed=-1", lambda: models.initialize(nn.Linear(2, 2), seed=-1), ValueError, "seed"),
+    ("models.initialize/not a model", lambda: models.initialize("mlp"), TypeError, "model"),
     ("models.mlp/activation name", lambda: models.mlp([4, 2], activation="swish"), ValueError, "activation"),
     ("models.mlp/activation type", lambda: models.mlp([4, 2], activation=3), TypeError, "activation"),
     ("models.mlp/dropout=1", lambda: models.mlp([4, 2], dropout=1.0), ValueError, "dropout"),
@@ -336,6 +345,14 @@ BAD_CALLS = [
     ("train.History.final/metric", lambda: train.History(train_loss=[1.0]).final("accuracy"), ValueError, "metric"),
     ("train.History.plot/metric", lambda: train.History(train_loss=[1.0]).plot("accuracy"), ValueError, "metric"),
     ("train.History.best_epoch/empty", lambda: train.History().best_epoch, ValueError, "epoch"),
+    ("train.fit/epochs=2.0", lambda: train.fit(_model, _opt(), (_x, _y), epochs=2.0), TypeError, "epochs"),
+    ("train.fit/seed=2**32", lambda: train.fit(_model, _opt(), (_x, _y), seed=2**32), ValueError, "seed"),
+    ("train.fit/loss_fn", lambda: train.fit(_model, _opt(), (_x, _y), loss_fn="mse"), TypeError, "loss_fn"),
+    ("train.fit/scheduler_step", lambda: train.fit(_model, _opt(), (_x, _y), scheduler_step="step"), ValueError, "scheduler_step"),
+    ("train.fit/scheduler without step", lambda: train.fit(_model, _opt(), (_x, _y), scheduler=0.5), TypeError, "scheduler"),
+    ("train.fit/plateau per batch", lambda: train.fit(_model, _opt(), (_x, _y), scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(_opt()), scheduler_step="batch"), ValueError, "scheduler_step"),
+    ("train.train_steps/batch_size=0", lambda: train.train_steps(_model, _opt(), (_x, _y), batch_size=0), ValueError, "batch_size"),
+    ("train.train_steps/optimizer", lambda: train.train_steps(_model, "sgd", (_x, _y)), TypeError, "optimizer"),
     # dlbook.gradients
     ("gradients.numerical_gradient/x list", lambda: gradients.numerical_gradient(sum, [1.0, 2.0]), TypeError, "invalid x"),
     ("gradients.numerical_gradient/x int dtype", lambda: gradients.numerical_gradient(lambda v: v.sum(), torch.tensor([1, 2])), TypeError, "dtype"),
@@ -368,6 +385,8 @@ BAD_CALLS = [
     ("losses.binary_cross_entropy/probability > 1", lambda: losses.binary_cross_entropy(_x.abs() + 1, torch.ones(8, 4)), ValueError, "probs"),
     ("losses.binary_cross_entropy/shape mismatch", lambda: losses.binary_cross_entropy(torch.rand(8), torch.ones(4)), ValueError, "shape"),
     ("losses.binary_cross_entropy_with_logits/reduction", lambda: losses.binary_cross_entropy_with_logits(_x, _x, reduction=None), ValueError, "reduction"),
+    ("losses.binary_cross_entropy/target > 1", lambda: losses.binary_cross_entropy(torch.full((2,), 0.5), torch.full((2,), 2.0)), ValueError, "target"),
+    ("losses.mse_loss/target not a tensor", lambda: losses.mse_loss(_x, 0.0), TypeError, "target"),
     # dlbook.optim
     ("optim.SGD/lr<0", lambda: optim.SGD(_model.parameters(), lr=-0.1), ValueError, "learning rate"),
     ("optim.SGD/momentum<0", lambda: optim.SGD(_model.parameters(), lr=0.1, momentum=-1), ValueError, "momentum"),
@@ -381,11 +400,18 @@ BAD_CALLS = [
     ("optim.RMSprop/momentum<0", lambda: optim.RMSprop(_model.parameters(), momentum=-0.5), ValueError, "momentum"),
     ("optim.state_nbytes/not an optimizer", lambda: optim.state_nbytes("adam"), TypeError, "optimizer"),
     ("optim.trajectory/steps<0", lambda: optim.trajectory(optim.SGD, lambda p: (p ** 2).sum(), torch.ones(2), -1, lr=0.1), ValueError, "steps"),
+    ("optim.SGD/lr=nan", lambda: optim.SGD(_model.parameters(), lr=float("nan")), ValueError, "learning rate"),
+    ("optim.Adam/lr str", lambda: optim.Adam(_model.parameters(), lr="0.1"), TypeError, "learning rate"),
+    ("optim.Adam/betas not a pair", lambda: optim.Adam(_model.parameters(), betas=0.9), TypeError, "betas"),
     # dlbook.activations
     ("activations.leaky_relu/slope str", lambda: activations.leaky_relu(_x, negative_slope="0.1"), TypeError, "negative_slope"),
     ("activations.gelu/approximate", lambda: activations.gelu(_x, approximate="fast"), ValueError, "approximate"),
     ("activations.relu/not a tensor", lambda: activations.relu([1.0, -1.0]), TypeError, "x"),
     ("activations.sigmoid/int tensor", lambda: activations.sigmoid(torch.tensor([1, 2])), TypeError, "x"),
+    ("activations.as_layer/name", lambda: activations.as_layer("swish"), ValueError, "activation"),
+    ("activations.as_layer/not callable", lambda: activations.as_layer(0.5), TypeError, "activation"),
+    ("activations.as_layer/factory of a non-module", lambda: activations.as_layer(lambda: "relu"), TypeError, "activation"),
+    ("activations.Activation/not callable", lambda: activations.Activation("relu"), TypeError, "fn"),
     # dlbook.layers
     ("layers.Dropout/p>1", lambda: layers.Dropout(1.5), ValueError, "p"),
     ("layers.Dropout/p<0", lambda: layers.Dropout(-0.1), ValueError, "p"),
@@ -394,6 +420,9 @@ BAD_CALLS = [
     ("layers.BatchNorm1d/wrong width", lambda: layers.BatchNorm1d(5)(_x), ValueError, "shape"),
     ("layers.LayerNorm/shape", lambda: layers.LayerNorm(0), ValueError, "normalized_shape"),
     ("layers.LayerNorm/wrong trailing shape", lambda: layers.LayerNorm(5)(_x), ValueError, "shape"),
+    ("layers.LayerNorm/float shape", lambda: layers.LayerNorm(2.5), TypeError, "normalized_shape"),
+    ("layers.BatchNorm1d/momentum str", lambda: layers.BatchNorm1d(4, momentum="0.1"), TypeError, "momentum"),
+    ("layers.Dropout/p str", lambda: layers.Dropout("0.5"), TypeError, "dropout probability"),
     # dlbook.schedules
     ("schedules.step_lr/step_size=0", lambda: schedules.step_lr(3, 0.1, step_size=0), ValueError, "step_size"),
     ("schedules.step_lr/epoch<0", lambda: schedules.step_lr(-1, 0.1, step_size=2), ValueError, "epoch"),
@@ -407,10 +436,15 @@ BAD_CALLS = [
     ("augment.random_affine/image_shape", lambda: augment.random_affine((8,)), ValueError, "image_shape"),
     ("augment.random_affine/degrees<0", lambda: augment.random_affine((8, 8), degrees=-5), ValueError, "degrees"),
     ("augment.RowTransform/not callable", lambda: augment.RowTransform("flip", (8, 8)), TypeError, "transform"),
+    ("augment.RowTransform/generator", lambda: augment.RowTransform(lambda x: x, (8, 8), generator=0), TypeError, "generator"),
+    ("augment.RowTransform/rows not a tensor", lambda: augment.RowTransform(lambda x: x, (2, 2))([[0.0] * 4]), TypeError, "rows"),
+    ("augment.random_affine/translate>1", lambda: augment.random_affine((8, 8), translate=1.5), ValueError, "translate"),
+    ("augment.random_affine/degrees str", lambda: augment.random_affine((8, 8), degrees="10"), TypeError, "degrees"),
     # dlbook.passes
     ("passes.accumulate_gradients/micro_batch_size=0", lambda: passes.accumulate_gradients(_model, nn.functional.cross_entropy, _x, _y, 0), ValueError, "micro_batch_size"),
     ("passes.accumulate_gradients/lengths differ", lambda: passes.accumulate_gradients(_model, nn.functional.cross_entropy, _x, _y[:3], 2), ValueError, "y"),
     ("passes.saved_tensors/not a tensor", lambda: passes.saved_tensors([1.0]), TypeError, "output"),
+    ("passes.accumulate_gradients/x not a tensor", lambda: passes.accumulate_gradients(_model, nn.functional.cross_entropy, [[0.0] * 4], _y[:1], 1), TypeError, "x"),
     # dlbook.generalization
     ("generalization.polynomial_features/degree<0", lambda: generalization.polynomial_features(torch.ones(3), -1), ValueError, "degree"),
     ("generalization.fit_polynomial/lengths differ", lambda: generalization.fit_polynomial(torch.ones(3), torch.ones(4), 1), ValueError, "y"),
@@ -433,13 +467,22 @@ BAD_CALLS = [
     ("chapters.find_chapter/topic", lambda: chapters.find_chapter("no-such-topic"), ValueError, "chapter"),
     # dlbook.device
     ("device.get_device/tpu", lambda: device.get_device("tpu"), ValueError, "device"),
-    ("device.get_device/int", lambda: device.get_device(3), ValueError, "device"),
+    ("device.get_device/int", lambda: device.get_device(3), TypeError, "device"),  # unified
     ("device.describe_device/tpu", lambda: device.describe_device("tpu"), ValueError, "device"),
+    # dlbook.validation
+    ("validation.check_real/str", lambda: validation.check_real("lr", "0.1"), TypeError, "lr"),
+    ("validation.check_real/below", lambda: validation.check_real("lr", -1.0, low=0), ValueError, "lr"),
+    ("validation.check_int/float", lambda: validation.check_int("n", 2.0), TypeError, "n"),
+    ("validation.check_seed/2**32", lambda: validation.check_seed(2**32), ValueError, "seed"),
+    ("validation.check_choice/unknown", lambda: validation.check_choice("mode", "fast", ("a", "b")), ValueError, "mode"),
+    ("validation.check_tensor/list", lambda: validation.check_tensor("x", [1.0]), TypeError, "x"),
+    ("validation.check_floating/int tensor", lambda: validation.check_floating("x", torch.tensor([1])), TypeError, "x dtype"),
+    ("validation.check_values/cpu", lambda: validation.check_values(torch.tensor([False]), "Invalid target: out of range"), ValueError, "target"),
     # dlbook.reproducibility
     ("reproducibility.seed_everything/-1", lambda: reproducibility.seed_everything(-1), ValueError, "seed"),
     ("reproducibility.seed_everything/2**32", lambda: reproducibility.seed_everything(2**32), ValueError, "seed"),
-    ("reproducibility.seed_everything/1.5", lambda: reproducibility.seed_everything(1.5), ValueError, "seed"),
-    ("reproducibility.seed_everything/str", lambda: reproducibility.seed_everything("0"), ValueError, "seed"),
+    ("reproducibility.seed_everything/1.5", lambda: reproducibility.seed_everything(1.5), TypeError, "seed"),  # unified
+    ("reproducibility.seed_everything/str", lambda: reproducibility.seed_everything("0"), TypeError, "seed"),  # unified
 ]
 if not torch.cuda.is_available():
     BAD_CALLS.append(("device.get_device/cuda missing", lambda: device.get_device("cuda"), ValueError, "cuda"))

@@ -81,7 +81,6 @@ def test_experiment_repeats_from_its_seed():
 
 @pytest.mark.parametrize("kwargs,match", [
     ({"degree": -1}, "Invalid degree: -1"),
-    ({"degree": 2.0}, "Invalid degree: 2.0"),
     ({"n_train": 0}, "Invalid n_train: 0"),
     ({"n_sets": 1}, "Invalid n_sets: 1"),
     ({"n_test": 0}, "Invalid n_test: 0"),
@@ -90,6 +89,16 @@ def test_experiment_repeats_from_its_seed():
 ])
 def test_experiment_rejects_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
+        bias_variance_experiment(sin_pi, **({"degree": 2} | kwargs))
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"degree": 2.0}, "Invalid degree: 2.0"),  # a float (or bool) where an integer belongs is a wrong type: TypeError, as everywhere in dlbook
+    ({"n_sets": "2"}, "Invalid n_sets: '2'"),
+    ({"noise_std": "0.1"}, "Invalid noise_std: '0.1'"),
+])
+def test_experiment_rejects_arguments_of_the_wrong_type(kwargs, match):
+    with pytest.raises(TypeError, match=match):
         bias_variance_experiment(sin_pi, **({"degree": 2} | kwargs))
 
 

@@ -162,7 +162,7 @@ def test_batch_norm_with_one_value_per_feature_in_training_raises_like_torch():
 
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"num_features": 0}, ValueError, "num_features"),
-    ({"num_features": 2.0}, ValueError, "num_features"),
+    ({"num_features": 2.0}, TypeError, "num_features"),  # a float where an integer belongs: a wrong type
     ({"num_features": 2, "eps": -1e-5}, ValueError, "eps"),
     ({"num_features": 2, "momentum": 1.5}, ValueError, "momentum"),
     ({"num_features": 2, "momentum": -0.1}, ValueError, "momentum"),

@@ -227,3 +227,33 @@ def test_with_logits_keeps_the_gradient_that_probabilities_lose():
     z.grad = None
     losses.binary_cross_entropy_with_logits(z, y).backward()
     assert z.grad.item() == 1.0  # sigmoid(40) - 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_cross_entropy_gives_the_target_a_gradient_like_torch(dtype):
+    """torch differentiates BCE in the target too (-logit(p)); a soft target can be learned through it."""
+    p = torch.tensor([0.3, 0.8, 0.5, 1e-3, 0.0, 1.0], dtype=dtype)
+    y = torch.tensor([0.2, 0.9, 1.0, 0.0, 0.5, 0.5], dtype=dtype)
+    for reduction in REDUCTIONS:
+        assert_same_as_torch(
+            lambda a, b: losses.binary_cross_entropy(a, b, reduction=reduction),
+            lambda a, b: F.binary_cross_entropy(a, b, reduction=reduction),
+            p, y, grad_inputs=(0, 1),
+        )
+
+
+def test_documented_differences_from_torch_are_pinned():
+    """Where dlbook's losses deliberately differ from torch's, both sides of the difference are checked."""
+    logits, bad_target = torch.zeros(2, 3), torch.tensor([0, 3])
+    with pytest.raises(IndexError):                      # torch on the CPU: IndexError
+        F.cross_entropy(logits, bad_target)
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):   # dlbook: ValueError naming the range
+        losses.cross_entropy(logits, bad_target)
+    with pytest.warns(UserWarning, match="broadcast"):   # torch broadcasts mismatched shapes, with a warning
+        F.mse_loss(torch.zeros(3, 1), torch.zeros(3))
+    with pytest.raises(ValueError, match="target shape"):  # dlbook refuses
+        losses.mse_loss(torch.zeros(3, 1), torch.zeros(3))
+    with pytest.raises(RuntimeError):                    # torch on the CPU: RuntimeError for p outside [0, 1]
+        F.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
+    with pytest.raises(ValueError, match="probs"):
+        losses.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))

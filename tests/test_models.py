@@ -44,3 +44,69 @@ def test_initialize_draws_the_documented_variance(scheme, std):
         assert torch.count_nonzero(layer.bias) == 0
     scaled = initialize(mlp([400, 300]), scheme, scale=2.0, seed=0)
     assert scaled[0].weight.std().item() == pytest.approx(2 * std(400, 300), rel=0.03)
+
+
+# --------------------------------------------------------------------------- activations: one registry, every form
+
+
+from dlbook import activations  # noqa: E402
+
+
+@pytest.mark.parametrize("activation,kind", [
+    ("relu", nn.ReLU), ("gelu", nn.GELU), ("identity", nn.Identity),
+    (activations.relu, activations.Activation), (activations.gelu, activations.Activation),
+    (torch.tanh, activations.Activation), (lambda x: x.clamp(min=0), activations.Activation),
+    (nn.SiLU, nn.SiLU), (nn.LeakyReLU(0.2), nn.LeakyReLU), (lambda: nn.LeakyReLU(0.3), nn.LeakyReLU),
+])
+def test_mlp_takes_every_form_of_activation(activation, kind):
+    model = mlp([6, 5, 4, 3], activation=activation)
+    layers = [model[1], model[3]]
+    assert all(type(layer) is kind for layer in layers) and layers[0] is not layers[1]  # one layer each, not shared
+    assert model(torch.randn(2, 6)).shape == (2, 3)
+
+
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_mlp_with_the_books_function_equals_mlp_with_its_name(name):
+    """models and activations share one registry: each name's layer computes the activations module's function."""
+    torch.manual_seed(0)
+    by_name = mlp([6, 8, 3], activation=name)
+    by_function = mlp([6, 8, 3], activation=activations.ACTIVATIONS[name])
+    by_function.load_state_dict(by_name.state_dict())
+    x = torch.randn(32, 6, dtype=torch.float64) * 3
+    by_name.double(), by_function.double()
+    torch.testing.assert_close(by_function(x), by_name(x))
+    by_name(x).sum().backward()
+    by_function(x).sum().backward()
+    torch.testing.assert_close(by_function[0].weight.grad, by_name[0].weight.grad)
+
+
+def test_every_name_mlp_accepts_is_in_the_activations_registry():
+    assert set(activations.ACTIVATIONS) <= set(activations.LAYERS)
+    for name in activations.LAYERS:
+        mlp([2, 2, 2], activation=name)
+    with pytest.raises(ValueError, match="Invalid activation: 'swish'"):
+        mlp([2, 2, 2], activation="swish")
+
+
+@pytest.mark.parametrize("bad", [3, None, lambda: "relu"])
+def test_mlp_rejects_what_is_not_an_activation_with_a_type_error(bad):
+    with pytest.raises(TypeError, match="Invalid activation"):
+        mlp([2, 2, 2], activation=bad)
+
+
+@pytest.mark.parametrize("scheme", ["kaiming", "xavier", "default"])
+def test_initialize_with_a_seed_leaves_the_global_generator_alone(scheme):
+    torch.manual_seed(5)
+    a, b = mlp([20, 10, 5]), mlp([20, 10, 5])  # nn.Linear draws its own first weights from the global generator
+    state = torch.get_rng_state()
+    initialize(a, scheme, seed=3)
+    assert torch.equal(torch.get_rng_state(), state)
+    initialize(b, scheme, seed=3)
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
+    # the same weights as seeding the global generator by hand (the behaviour before seed stopped moving it)
+    model = mlp([20, 10, 5])
+    torch.manual_seed(3)
+    c = initialize(model, scheme)
+    for p, q in zip(a.parameters(), c.parameters()):
+        assert torch.equal(p, q)

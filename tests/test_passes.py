@@ -157,7 +157,7 @@ def test_accumulation_adds_to_existing_gradients():
 
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"micro_batch_size": 0}, ValueError, "micro_batch_size: 0"),
-    ({"micro_batch_size": 2.0}, ValueError, "micro_batch_size: 2.0"),
+    ({"micro_batch_size": 2.0}, TypeError, "micro_batch_size: 2.0"),  # a float (or bool) where an integer belongs is a wrong type: TypeError, as everywhere in dlbook
     ({"model": "net"}, TypeError, "Invalid model"),
     ({"y": torch.zeros(3, dtype=torch.long)}, ValueError, "x has 4 rows and y has 3"),
 ])

@@ -21,9 +21,9 @@ def test_seed_everything_repeats_python_numpy_and_torch():
     assert draw() != first
 
 
-@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "0", True])
-def test_seed_everything_rejects_bad_seeds(bad):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("bad,error", [(-1, ValueError), (2**32, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError)])
+def test_seed_everything_rejects_bad_seeds(bad, error):
+    with pytest.raises(error, match="Invalid seed"):  # a float (or bool) where an integer belongs is a wrong type: TypeError, as everywhere in dlbook
         dlbook.seed_everything(bad)
 
 
@@ -35,10 +35,51 @@ def test_get_device_respects_environment(monkeypatch):
         dlbook.get_device()
 
 
-def test_get_device_picks_cuda_when_present(monkeypatch):
+@pytest.fixture
+def machine(monkeypatch):
+    """Play a machine with or without CUDA and MPS: ``machine(cuda=..., mps=...)``."""
     monkeypatch.delenv("DLBOOK_DEVICE", raising=False)
-    expected = "cuda" if torch.cuda.is_available() else ("mps" if torch.backends.mps.is_available() else "cpu")
-    assert dlbook.get_device().type == expected
+
+    def play(*, cuda: bool, mps: bool) -> None:
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+    return play
+
+
+@pytest.mark.parametrize("cuda,mps,expected", [(True, True, "cuda"), (True, False, "cuda"), (False, True, "mps"), (False, False, "cpu")])
+def test_get_device_prefers_cuda_then_mps_then_the_cpu(machine, cuda, mps, expected):
+    machine(cuda=cuda, mps=mps)
+    assert dlbook.get_device() == torch.device(expected)
+
+
+@pytest.mark.parametrize("how", ["argument", "environment"])
+def test_an_explicit_choice_overrides_the_rule_and_must_exist(machine, monkeypatch, how):
+    def choose(name):
+        if how == "argument":
+            return dlbook.get_device(name)
+        monkeypatch.setenv("DLBOOK_DEVICE", name)
+        return dlbook.get_device()
+
+    machine(cuda=True, mps=True)
+    assert choose("cpu") == torch.device("cpu") and choose("mps") == torch.device("mps")
+    machine(cuda=False, mps=False)
+    for name in ("cuda", "mps"):
+        with pytest.raises(ValueError, match=f"Invalid device: '{name}'"):
+            choose(name)
+
+
+def test_the_argument_wins_over_the_environment(machine, monkeypatch):
+    machine(cuda=False, mps=False)
+    monkeypatch.setenv("DLBOOK_DEVICE", "cuda")  # would be an error here
+    assert dlbook.get_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="checks the real answer on a machine with CUDA")
+def test_get_device_finds_this_machines_gpu(monkeypatch):
+    monkeypatch.delenv("DLBOOK_DEVICE", raising=False)
+    assert dlbook.get_device() == torch.device("cuda")
+    assert dlbook.describe_device().startswith("CUDA GPU (")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")

@@ -1,5 +1,7 @@
 """dlbook.train: fit and evaluate on real data, deterministically, with early stopping."""
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -179,3 +181,156 @@ def test_seed_everything_decides_the_batch_order_as_well_as_the_initialisation()
 
 def test_an_explicit_seed_fixes_the_batch_order_whatever_the_global_generator():
     assert torch.equal(_batch_order(0, seed=5), _batch_order(1, seed=5))
+
+
+# --------------------------------------------------------------------------- schedulers, regression, one training step
+
+
+def _twins(seed=0, sizes=(64, 16, 10)):
+    torch.manual_seed(seed)
+    model = dlbook.models.mlp(list(sizes))
+    twin = dlbook.models.mlp(list(sizes))
+    twin.load_state_dict(model.state_dict())
+    return model, twin
+
+
+def test_fit_steps_a_per_batch_scheduler_after_every_optimizer_step(digits):
+    """OneCycleLR raises if stepped more than total_steps times, and the weights equal a hand loop's."""
+    model, twin = _twins()
+    epochs, batch_size = 2, 100
+    steps = epochs * len(dlbook.data.BatchIterator(*digits.train, batch_size=batch_size))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.5, total_steps=steps)
+    fit(model, opt, digits.train, epochs=epochs, batch_size=batch_size, seed=3, scheduler=scheduler, scheduler_step="batch")
+    assert scheduler.last_epoch == steps  # stepped once per optimizer step, no more
+
+    opt2 = torch.optim.SGD(twin.parameters(), lr=0.1, momentum=0.9)
+    scheduler2 = torch.optim.lr_scheduler.OneCycleLR(opt2, max_lr=0.5, total_steps=steps)
+    batches = dlbook.data.BatchIterator(*digits.train, batch_size=batch_size, shuffle=True, seed=3)
+    for _ in range(epochs):
+        for xb, yb in batches:
+            opt2.zero_grad()
+            nn.functional.cross_entropy(twin(xb), yb).backward()
+            opt2.step()
+            scheduler2.step()
+    for p, q in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert opt.param_groups[0]["lr"] == opt2.param_groups[0]["lr"]
+
+
+def test_fit_steps_a_scheduler_once_per_epoch_by_default(digits):
+    model, _ = _twins()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    lrs = []
+    scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda epoch: lrs.append(epoch) or 0.5**epoch)
+    fit(model, opt, digits.train, epochs=3, batch_size=200, scheduler=scheduler)
+    assert lrs == [0, 1, 2, 3]  # the constructor's call, then one per epoch
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**3)
+
+
+@pytest.mark.parametrize("with_val", [True, False])
+def test_fit_feeds_reduce_lr_on_plateau_the_epoch_loss(digits, with_val):
+    """The learning rates follow from the recorded losses exactly as a ReduceLROnPlateau fed by hand would set them."""
+    model, _ = _twins()
+    opt = torch.optim.SGD(model.parameters(), lr=1e-7)  # barely learns: the loss plateaus at once
+    plateau = dict(mode="min", factor=0.5, patience=1)
+
+    class Recording(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        seen: list = []
+
+        def step(self, metrics, *args, **kwargs):
+            self.seen.append(metrics)
+            super().step(metrics, *args, **kwargs)
+
+    scheduler = Recording(opt, **plateau)
+    history = fit(model, opt, digits.train, digits.val if with_val else None, epochs=6, batch_size=200, scheduler=scheduler)
+    assert scheduler.seen == (history.val_loss if with_val else history.train_loss)
+    reference_opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1e-7)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(reference_opt, **plateau)
+    for loss in history.val_loss if with_val else history.train_loss:
+        reference.step(loss)
+    assert opt.param_groups[0]["lr"] == reference_opt.param_groups[0]["lr"] < 1e-7
+
+
+def test_reduce_lr_on_plateau_cannot_be_stepped_per_batch(digits):
+    model, _ = _twins()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scheduler_step"):
+        fit(model, opt, digits.train, scheduler=torch.optim.lr_scheduler.ReduceLROnPlateau(opt), scheduler_step="batch")
+
+
+def test_fit_and_evaluate_a_regression():
+    """Float targets and mse_loss: fit is the hand loop, the loss falls, and accuracy is nan, not a made-up 0."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(300, 5, generator=g)
+    y = x @ torch.tensor([[1.0], [-2.0], [0.5], [0.0], [3.0]]) + 0.1 * torch.randn(300, 1, generator=g)
+    model, twin = nn.Linear(5, 1), nn.Linear(5, 1)
+    twin.load_state_dict(model.state_dict())
+    history = fit(model, torch.optim.SGD(model.parameters(), lr=0.05), (x[:200], y[:200]), (x[200:], y[200:]),
+                  loss_fn=nn.functional.mse_loss, epochs=5, batch_size=32, seed=1)
+    opt = torch.optim.SGD(twin.parameters(), lr=0.05)
+    batches = dlbook.data.BatchIterator(x[:200], y[:200], batch_size=32, shuffle=True, seed=1)
+    for _ in range(5):
+        for xb, yb in batches:
+            opt.zero_grad()
+            nn.functional.mse_loss(twin(xb), yb).backward()
+            opt.step()
+    torch.testing.assert_close(model.weight, twin.weight, rtol=0, atol=0)
+    assert history.val_loss[-1] < 0.1 * history.val_loss[0]
+    assert all(math.isnan(a) for a in history.train_acc + history.val_acc)
+    loss, acc = evaluate(model, (x[200:], y[200:]), nn.functional.mse_loss)
+    assert loss == pytest.approx(nn.functional.mse_loss(model(x[200:]), y[200:]).item(), rel=1e-6) and math.isnan(acc)
+
+
+def test_fit_and_lr_find_share_one_training_step(digits, monkeypatch):
+    calls = []
+    step = dlbook.train.train_step
+
+    def counting(*args, **kwargs):
+        calls.append(len(args[2]))
+        return step(*args, **kwargs)
+
+    monkeypatch.setattr(dlbook.train, "train_step", counting)
+    model, _ = _twins()
+    fit(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, epochs=1, batch_size=500)
+    assert calls == [500, 500, 79]
+    calls.clear()
+    dlbook.schedules.lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, num_steps=5, batch_size=500)
+    assert calls == [500, 500, 79, 500, 500]  # cycling into a second epoch
+    assert not hasattr(dlbook.schedules, "BatchIterator")  # the schedules module has no batch loop of its own
+
+
+def test_evaluate_keeps_the_float64_sum_on_the_cpu_bit_for_bit(digits):
+    """The per-batch sum in float64, in batch order: the number evaluate returned before the MPS change."""
+    torch.manual_seed(0)
+    model = dlbook.models.mlp([64, 10])
+    x, y = digits.val
+    loss, acc = evaluate(model, digits.val, batch_size=50)
+    total, correct = torch.zeros((), dtype=torch.float64), 0
+    with torch.no_grad():
+        for i in range(0, len(x), 50):
+            out = model(x[i : i + 50])
+            total += nn.functional.cross_entropy(out, y[i : i + 50]).double() * len(out)
+            correct += (out.argmax(1) == y[i : i + 50]).sum().item()
+    assert loss == total.item() / len(x) and acc == correct / len(x)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU (stands in for MPS, which has no float64)")
+def test_fit_and_evaluate_compute_no_float64_on_the_accelerator(digits):
+    from torch.overrides import TorchFunctionMode
+
+    class NoFloat64OnDevice(TorchFunctionMode):
+        def __torch_function__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            for t in out if isinstance(out, (tuple, list)) else (out,):
+                if isinstance(t, torch.Tensor) and t.dtype == torch.float64 and t.device.type != "cpu":
+                    raise AssertionError(f"{func} made a float64 tensor on {t.device}")
+            return out
+
+    splits = digits.to("cuda")
+    model = dlbook.models.mlp([64, 16, 10]).to("cuda")
+    with NoFloat64OnDevice():
+        history = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), splits.train, splits.val, epochs=2)
+        loss, acc = evaluate(model, splits.val)
+    assert history.epochs == 2 and loss == pytest.approx(history.val_loss[-1]) and 0 < acc <= 1

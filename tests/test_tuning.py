@@ -209,10 +209,10 @@ def test_malformed_spaces_are_rejected_by_every_search(space, error, match):
             call()
 
 
-@pytest.mark.parametrize("n_trials", [0, -1, 2.5, True])
-def test_n_trials_below_one_or_not_an_integer_is_rejected(n_trials):
+@pytest.mark.parametrize("n_trials,error", [(0, ValueError), (-1, ValueError), (2.5, TypeError), (True, TypeError)])
+def test_n_trials_below_one_or_not_an_integer_is_rejected(n_trials, error):
     for search in (random_search, tpe_search):
-        with pytest.raises(ValueError, match="Invalid n_trials"):
+        with pytest.raises(error, match="Invalid n_trials"):  # a float (or bool) where an integer belongs is a wrong type: TypeError, as everywhere in dlbook
             search(bowl, SPACE, n_trials)
 
 

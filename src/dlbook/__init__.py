@@ -22,6 +22,7 @@ module                         chapter
 :mod:`dlbook.train`            every chapter (the training loop)
 :mod:`dlbook.chapters`         running a chapter; the page stamp and tables
 :mod:`dlbook.claims`           every chapter (checked claims, the claims ledger)
+:mod:`dlbook.validation`       every module (argument checks: one rule, no GPU syncs)
 =============================  ==============================================
 
 The two calls every chapter makes first live here too:
@@ -49,6 +50,7 @@ from dlbook import (
     schedules,
     train,
     tuning,
+    validation,
 )
 from dlbook.device import describe_device, get_device
 from dlbook.reproducibility import seed_everything
@@ -71,6 +73,7 @@ __all__ = [
     "schedules",
     "train",
     "tuning",
+    "validation",
     "describe_device",
     "get_device",
     "seed_everything",

@@ -24,18 +24,21 @@ Two details recur:
 
 from __future__ import annotations
 
+import copy
+import inspect
 import math
+from collections.abc import Callable
 
 import torch
+from torch import nn
 
-__all__ = ["gelu", "leaky_relu", "relu", "sigmoid", "tanh", "ACTIVATIONS"]
+from dlbook.validation import check_choice, check_floating, check_real
+
+__all__ = ["gelu", "leaky_relu", "relu", "sigmoid", "tanh", "ACTIVATIONS", "LAYERS", "Activation", "as_layer"]
 
 
 def _check(x) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"Invalid x: {type(x).__name__} (expected torch.Tensor)")
-    if not x.is_floating_point():
-        raise TypeError(f"Invalid x dtype: {x.dtype} (expected a floating-point tensor)")
+    check_floating("x", x)
 
 
 def _magnitude(x: torch.Tensor) -> torch.Tensor:
@@ -78,11 +81,10 @@ def leaky_relu(x: torch.Tensor, negative_slope: float = 0.01) -> torch.Tensor:
     >>> leaky_relu(torch.tensor([1.0]), negative_slope="0.1")
     Traceback (most recent call last):
     ...
-    TypeError: Invalid negative_slope: '0.1' (expected a number)
+    TypeError: Invalid negative_slope: '0.1' (expected a real number)
     """
     _check(x)
-    if isinstance(negative_slope, bool) or not isinstance(negative_slope, (int, float)):
-        raise TypeError(f"Invalid negative_slope: {negative_slope!r} (expected a number)")
+    check_real("negative_slope", negative_slope)
     return torch.where(x > 0, x, negative_slope * x)
 
 
@@ -167,12 +169,111 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
     ValueError: Invalid approximate: 'fast' (expected 'none' or 'tanh')
     """
     _check(x)
+    check_choice("approximate", approximate, ("none", "tanh"))
     if approximate == "none":
         return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
-    if approximate == "tanh":
-        return 0.5 * x * (1 + tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
-    raise ValueError(f"Invalid approximate: {approximate!r} (expected 'none' or 'tanh')")
+    return 0.5 * x * (1 + tanh(_SQRT_2_OVER_PI * (x + 0.044715 * x**3)))
 
 
 #: The book's activations by name, as :func:`dlbook.models.mlp` names them.
 ACTIVATIONS = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid, "leaky_relu": leaky_relu, "gelu": gelu}
+
+#: PyTorch's layer for each name (and ``"identity"``, no activation): what :func:`as_layer`,
+#: and so :func:`dlbook.models.mlp`, builds for a name. Each computes the function of the
+#: same name in :data:`ACTIVATIONS` (the tests check value and gradient), in one fused
+#: kernel, and hooks that look for ``nn.ReLU`` (:func:`dlbook.gradients.dead_relu_fraction`) find it.
+LAYERS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": nn.LeakyReLU,
+    "gelu": nn.GELU,
+    "identity": nn.Identity,
+}
+
+
+class Activation(nn.Module):
+    r"""A layer that applies a function elementwise: one of this module's, or any ``tensor -> tensor`` function.
+
+    ``Activation(relu)`` puts :func:`relu` in an :class:`torch.nn.Sequential`;
+    keyword arguments are passed on at each call (``Activation(leaky_relu, negative_slope=0.2)``).
+    It has no parameters. Shape: the function's (the input's, for every function here).
+
+    Taught in chapter 05 (Activation functions).
+
+    >>> layer = Activation(leaky_relu, negative_slope=0.5)
+    >>> layer
+    Activation(leaky_relu, negative_slope=0.5)
+    >>> layer(torch.tensor([-2.0, 3.0]))
+    tensor([-1.,  3.])
+    """
+
+    def __init__(self, fn: Callable[..., torch.Tensor], **kwargs) -> None:
+        super().__init__()
+        if not callable(fn):
+            raise TypeError(f"Invalid fn: {fn!r} (expected a callable tensor -> tensor)")
+        self.fn = fn
+        self.kwargs = kwargs
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x, **self.kwargs)
+
+    def extra_repr(self) -> str:
+        name = getattr(self.fn, "__name__", None) or repr(self.fn)
+        return ", ".join([name] + [f"{k}={v!r}" for k, v in self.kwargs.items()])
+
+
+def _takes_no_arguments(fn: Callable) -> bool:
+    try:
+        inspect.signature(fn).bind()
+    except TypeError:  # it needs an argument: a function of a tensor
+        return False
+    except ValueError:  # no signature (a builtin such as torch.relu): a function of a tensor
+        return False
+    return True
+
+
+def as_layer(activation: str | Callable | nn.Module) -> nn.Module:
+    """A new activation layer from a name, a function, a module class or instance, or a factory.
+
+    The one place that turns what a user names into a layer, so every form works
+    wherever an activation is asked for (:func:`dlbook.models.mlp`):
+
+    * a name from :data:`LAYERS` (``"relu"``, ..., ``"identity"``): PyTorch's layer;
+    * one of this module's functions (:func:`relu`, ...) or any function of one tensor
+      (``torch.tanh``, ``lambda x: x.clamp(min=0)``): an :class:`Activation` around it;
+    * an :class:`torch.nn.Module` class (``nn.GELU``) or a zero-argument factory
+      (``lambda: nn.LeakyReLU(0.2)``): what it builds;
+    * a module instance: a copy of it (each layer gets its own).
+
+    Raises:
+        ValueError: an unknown name.
+        TypeError: anything else, or a factory that does not build a module.
+
+    Taught in chapter 05 (Activation functions).
+
+    >>> as_layer("relu"), as_layer(relu), as_layer(torch.nn.GELU), as_layer(lambda: torch.nn.LeakyReLU(0.2))
+    (ReLU(), Activation(relu), GELU(approximate='none'), LeakyReLU(negative_slope=0.2))
+    >>> as_layer("swish")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid activation: 'swish' (expected one of gelu, identity, leaky_relu, relu, sigmoid, tanh)
+    """
+    if isinstance(activation, str):
+        if activation not in LAYERS:
+            raise ValueError(f"Invalid activation: {activation!r} (expected one of {', '.join(sorted(LAYERS))})")
+        return LAYERS[activation]()
+    if isinstance(activation, nn.Module):
+        return copy.deepcopy(activation)
+    if isinstance(activation, type) and issubclass(activation, nn.Module):
+        return activation()
+    if not callable(activation):
+        raise TypeError(
+            f"Invalid activation: {activation!r} (expected a name, a function, a module or a zero-argument factory)"
+        )
+    if activation in ACTIVATIONS.values() or not _takes_no_arguments(activation):
+        return Activation(activation)
+    layer = activation()
+    if not isinstance(layer, nn.Module):
+        raise TypeError(f"Invalid activation: the factory {activation!r} returned {type(layer).__name__} (expected torch.nn.Module)")
+    return layer

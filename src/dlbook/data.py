@@ -39,6 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dlbook.validation import check_int, check_seed
+
 #: Environment variable naming the data directory (default ``~/.cache/dlbook``).
 DATA_ENV = "DLBOOK_DATA"
 #: Set to ``1`` to skip the network check and never download.
@@ -169,11 +171,10 @@ class Splits:
         >>> load_digits().subset(0)
         Traceback (most recent call last):
         ...
-        ValueError: Invalid n_train: 0 (expected 1..1079)
+        ValueError: Invalid n_train: 0 (expected an integer in [1, 1079])
         """
         n = len(self.x_train)
-        if isinstance(n_train, bool) or not isinstance(n_train, int) or not 1 <= n_train <= n:
-            raise ValueError(f"Invalid n_train: {n_train!r} (expected 1..{n})")
+        check_int("n_train", n_train, low=1, high=n)
         g = torch.Generator().manual_seed(_check_seed(seed))
         idx = torch.randperm(n, generator=g)[:n_train].to(self.x_train.device)
         return replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx])
@@ -207,10 +208,7 @@ def _as_device(device) -> torch.device:
         raise ValueError(f"Invalid device: {device!r} (expected e.g. 'cpu', 'cuda', 'cuda:0' or 'mps')") from exc
 
 
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"Invalid seed: {seed!r} (expected a non-negative integer)")
-    return int(seed)
+_check_seed = check_seed  # one rule for seeds in every module: an integer in [0, 2**32)
 
 
 def data_dir(root: str | os.PathLike | None = None) -> Path:
@@ -681,7 +679,10 @@ class BatchIterator:
         batch_size: rows per batch, ``B >= 1``.
         shuffle: permute the rows every epoch.
         drop_last: drop the last batch when it has fewer than ``B`` rows.
-        seed: seed of the shuffling generator.
+        seed: seed of the shuffling generator, an integer in ``[0, 2**32)``.
+        generator: a :class:`torch.Generator` to shuffle with instead (as
+            :class:`torch.utils.data.DataLoader` takes one); ``seed`` is then unused.
+            It is used, and advanced, as it is.
 
     >>> x, y = torch.arange(10.0).unsqueeze(1), torch.arange(10)
     >>> it = BatchIterator(x, y, batch_size=4)
@@ -698,7 +699,13 @@ class BatchIterator:
     """
 
     def __init__(
-        self, *tensors: torch.Tensor, batch_size: int, shuffle: bool = False, drop_last: bool = False, seed: int = 0
+        self,
+        *tensors: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        seed: int = 0,
+        generator: torch.Generator | None = None,
     ) -> None:
         if not tensors:
             raise ValueError("Invalid tensors: none given (expected at least one tensor)")
@@ -708,13 +715,16 @@ class BatchIterator:
         sizes = [len(t) for t in tensors]
         if len(set(sizes)) != 1:
             raise ValueError(f"Invalid tensors: first dimensions differ ({sizes})")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"Invalid batch_size: {batch_size!r} (expected a positive integer)")
+        batch_size = check_int("batch_size", batch_size, low=1)
+        if generator is None:
+            generator = torch.Generator().manual_seed(check_seed(seed))
+        elif not isinstance(generator, torch.Generator):
+            raise TypeError(f"Invalid generator: {type(generator).__name__} (expected torch.Generator)")
         self.tensors = tensors
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.drop_last = drop_last
-        self.generator = torch.Generator().manual_seed(_check_seed(seed))
+        self.generator = generator
         self.num_samples = sizes[0]
 
     def __len__(self) -> int:

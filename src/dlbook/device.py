@@ -30,6 +30,7 @@ def get_device(prefer: str | None = None) -> torch.device:
             for the automatic rule.
 
     Raises:
+        TypeError: ``prefer`` is not a string.
         ValueError: ``prefer`` (or ``DLBOOK_DEVICE``) names no known device, or
             names one this machine does not have.
 
@@ -42,6 +43,8 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     choice = prefer if prefer is not None else os.environ.get(DEVICE_ENV) or None
     if choice is not None:
+        if not isinstance(choice, str):
+            raise TypeError(f"Invalid device: {choice!r} (expected one of 'cpu', 'cuda', 'mps')")
         if choice not in _VALID:
             raise ValueError(f"Invalid device: {choice!r} (expected one of 'cpu', 'cuda', 'mps')")
         if choice == "cuda" and not torch.cuda.is_available():
@@ -54,6 +57,20 @@ def get_device(prefer: str | None = None) -> torch.device:
     if _mps_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def accumulation_dtype(device: torch.device | str) -> torch.dtype:
+    """The dtype to accumulate sums of many float32 numbers in on ``device``: float64, but float32 on MPS.
+
+    Apple's MPS backend has no float64 (a float64 tensor there raises ``TypeError``),
+    so code that sums in float64 for accuracy uses this instead of ``.double()``.
+    :func:`dlbook.train.fit` and :func:`dlbook.train.evaluate` avoid the question by
+    summing their per-batch values on the CPU.
+
+    >>> accumulation_dtype("cpu"), accumulation_dtype(torch.device("mps"))
+    (torch.float64, torch.float32)
+    """
+    return torch.float32 if torch.device(device).type == "mps" else torch.float64
 
 
 def _mps_available() -> bool:

@@ -23,11 +23,12 @@ Taught in chapter 13 (Generalization).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+
+from dlbook.validation import check_int, check_real, check_seed, check_tensor
 
 
 def polynomial_features(x: torch.Tensor, degree: int) -> torch.Tensor:
@@ -41,7 +42,8 @@ def polynomial_features(x: torch.Tensor, degree: int) -> torch.Tensor:
             [1., 3., 9.]])
     """
     _check_degree(degree)
-    if not isinstance(x, torch.Tensor) or x.ndim != 1:
+    check_tensor("x", x)
+    if x.ndim != 1:
         raise ValueError(f"Invalid x: expected a 1-d tensor, got {getattr(x, 'shape', type(x).__name__)}")
     powers = torch.arange(degree + 1, dtype=x.dtype, device=x.device)
     return x.unsqueeze(1) ** powers
@@ -59,7 +61,8 @@ def fit_polynomial(x: torch.Tensor, y: torch.Tensor, degree: int) -> torch.Tenso
     >>> fit_polynomial(x, 1 + 2 * x - 3 * x ** 2, degree=2).round(decimals=6).tolist()
     [1.0, 2.0, -3.0]
     """
-    if not isinstance(y, torch.Tensor) or y.shape != x.shape:
+    check_tensor("y", y)
+    if y.shape != x.shape:
         raise ValueError(f"Invalid y: expected shape {tuple(x.shape)}, got {tuple(getattr(y, 'shape', ()))}")
     features = polynomial_features(x, degree)
     return torch.linalg.lstsq(features, y.unsqueeze(1), driver="gelsd").solution.squeeze(1)
@@ -159,11 +162,9 @@ def bias_variance_experiment(
     """
     _check_degree(degree)
     for name, value, low in (("n_train", n_train, 1), ("n_sets", n_sets, 2), ("n_test", n_test, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {low})")
-    if not (isinstance(noise_std, (int, float)) and math.isfinite(noise_std) and noise_std >= 0):
-        raise ValueError(f"Invalid noise_std: {noise_std!r} (expected a finite number >= 0)")
-    g = torch.Generator().manual_seed(seed)
+        check_int(name, value, low=low)
+    check_real("noise_std", noise_std, low=0.0, finite=True)
+    g = torch.Generator().manual_seed(check_seed(seed))  # its own generator: the global one is left alone
     x_test = torch.linspace(-1, 1, n_test, dtype=torch.float64)
     truth = f(x_test)
     predictions = torch.empty(n_sets, n_test, dtype=torch.float64)
@@ -178,8 +179,7 @@ def bias_variance_experiment(
 
 
 def _check_degree(degree) -> None:
-    if isinstance(degree, bool) or not isinstance(degree, int) or degree < 0:
-        raise ValueError(f"Invalid degree: {degree!r} (expected an integer >= 0)")
+    check_int("degree", degree, low=0)
 
 
 __all__ = [

@@ -10,6 +10,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from dlbook.validation import check_floating, check_int, check_real
+
 
 def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """The gradient of a scalar function by central differences, one coordinate at a time.
@@ -36,14 +38,10 @@ def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
     >>> numerical_gradient(lambda v: v.sum(), x, eps=0)
     Traceback (most recent call last):
     ...
-    ValueError: Invalid eps: 0 (expected > 0)
+    ValueError: Invalid eps: 0 (expected a number > 0)
     """
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"Invalid x: {type(x).__name__} (expected torch.Tensor)")
-    if not x.is_floating_point():
-        raise TypeError(f"Invalid x dtype: {x.dtype} (expected a floating-point tensor)")
-    if not eps > 0:
-        raise ValueError(f"Invalid eps: {eps!r} (expected > 0)")
+    check_floating("x", x)
+    check_real("eps", eps, low=0.0, low_open=True)
     x = x.detach().clone()
     grad = torch.empty_like(x)
     flat, gflat = x.view(-1), grad.view(-1)
@@ -83,12 +81,9 @@ def gradient_descent(
     ...
     ValueError: Invalid learning rate: -1
     """
-    if not lr > 0:
-        raise ValueError(f"Invalid learning rate: {lr!r}")
-    if not isinstance(x0, torch.Tensor) or not x0.is_floating_point():
-        raise TypeError(f"Invalid x0: {getattr(x0, 'dtype', type(x0).__name__)} (expected a floating-point tensor)")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"Invalid steps: {steps!r} (expected a non-negative integer)")
+    check_real("lr", lr, low=0.0, low_open=True, label="learning rate", explain=False)
+    check_floating("x0", x0)
+    check_int("steps", steps, low=0)
     x = x0.detach().clone().requires_grad_(True)
     path = [x.detach().clone()]
     for _ in range(steps):

@@ -19,13 +19,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from dlbook.validation import check_int, check_real
+
 
 def _check_eps(eps) -> float:
-    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
-        raise TypeError(f"Invalid eps: {eps!r} (expected a real number)")
-    if not eps >= 0:
-        raise ValueError(f"Invalid eps: {eps!r} (expected >= 0)")
-    return float(eps)
+    return check_real("eps", eps, low=0.0)
 
 
 class Dropout(nn.Module):
@@ -65,18 +63,15 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5) -> None:
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, numbers.Real):
-            raise TypeError(f"Invalid dropout probability: {p!r} (expected a real number)")
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Invalid dropout probability: {p!r} (expected a number in [0, 1])")
-        self.p = float(p)
+        self.p = check_real("p", p, low=0.0, high=1.0, label="dropout probability")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
-            return x
+            return x  # evaluation mode: the identity
         if self.p == 1.0:
-            return x * 0.0  # everything dropped; keeps the graph (zero gradient), as torch does
-        keep = torch.rand(x.shape, device=x.device) >= self.p  # True with probability 1 - p
+            return x * 0.0  # all dropped; keeps the graph, as torch does
+        # keep each element with probability 1 - p, independently
+        keep = torch.rand(x.shape, device=x.device) >= self.p
         return x * keep.to(x.dtype) / (1.0 - self.p)
 
     def extra_repr(self) -> str:
@@ -108,6 +103,11 @@ class BatchNorm1d(nn.Module):
     the batch statistics. In evaluation mode the running estimates replace the batch
     statistics, so a prediction no longer depends on the other rows of its batch.
 
+    The step never reads a tensor value on the host: with ``momentum=None`` the factor
+    :math:`1/t` is computed on the device from ``num_batches_tracked`` (torch's module
+    calls ``float(num_batches_tracked)`` there, a GPU synchronisation per batch); the
+    running statistics come out the same.
+
     Shape: ``(N, C)`` or ``(N, C, L)``; statistics are taken over every axis but
     the feature axis ``C``. Output: the input's shape.
 
@@ -136,14 +136,9 @@ class BatchNorm1d(nn.Module):
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True) -> None:
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features < 1:
-            raise ValueError(f"Invalid num_features: {num_features!r} (expected a positive integer)")
+        num_features = check_int("num_features", num_features, low=1)
         if momentum is not None:
-            if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real):
-                raise TypeError(f"Invalid momentum: {momentum!r} (expected a real number or None)")
-            if not 0.0 <= momentum <= 1.0:
-                raise ValueError(f"Invalid momentum: {momentum!r} (expected a number in [0, 1] or None)")
-            momentum = float(momentum)
+            momentum = check_real("momentum", momentum, low=0.0, high=1.0)
         self.num_features = num_features
         self.eps = _check_eps(eps)
         self.momentum = momentum
@@ -159,26 +154,37 @@ class BatchNorm1d(nn.Module):
         self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.ndim not in (2, 3) or x.shape[1] != self.num_features:
+        c = self.num_features
+        if x.ndim not in (2, 3) or x.shape[1] != c:
             raise ValueError(
-                f"Invalid input shape: {tuple(x.shape)} (expected (N, {self.num_features}) or (N, {self.num_features}, L))"
+                f"Invalid input shape: {tuple(x.shape)} "
+                f"(expected (N, {c}) or (N, {c}, L))"
             )
-        axes = (0,) if x.ndim == 2 else (0, 2)  # every axis but the feature axis
-        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)  # broadcast per-feature vectors against x
+        axes = (0,) if x.ndim == 2 else (0, 2)  # all axes but the features
+        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)  # to broadcast against x
         if self.training:
-            n = x.numel() // self.num_features  # values per feature in this batch
+            n = x.numel() // c  # values per feature in this batch
             if n < 2:
-                raise ValueError(f"Expected more than 1 value per channel when training, got input size {tuple(x.shape)}")
+                raise ValueError(
+                    "Expected more than 1 value per channel when training, "
+                    f"got input size {tuple(x.shape)}"
+                )
             mean = x.mean(dim=axes)
-            var = ((x - mean.reshape(shape)) ** 2).mean(dim=axes)  # biased: divides by n
-            with torch.no_grad():
+            var = ((x - mean.reshape(shape)) ** 2).mean(dim=axes)  # biased
+            with torch.no_grad():  # running statistics, for evaluation mode
                 self.num_batches_tracked += 1
-                m = 1.0 / self.num_batches_tracked.item() if self.momentum is None else self.momentum
+                if self.momentum is None:  # cumulative: 1/t, computed on the device
+                    m = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
+                else:
+                    m = self.momentum
                 self.running_mean.mul_(1 - m).add_(m * mean)
-                self.running_var.mul_(1 - m).add_(m * var * n / (n - 1))  # unbiased
+                unbiased = var * n / (n - 1)
+                self.running_var.mul_(1 - m).add_(m * unbiased)
         else:
             mean, var = self.running_mean, self.running_var
-        x_hat = (x - mean.reshape(shape)) / torch.sqrt(var.reshape(shape) + self.eps)
+        x_hat = (x - mean.reshape(shape)) / torch.sqrt(
+            var.reshape(shape) + self.eps
+        )
         if self.affine:
             return self.weight.reshape(shape) * x_hat + self.bias.reshape(shape)
         return x_hat
@@ -226,8 +232,10 @@ class LayerNorm(nn.Module):
         self, normalized_shape: int | Sequence[int], eps: float = 1e-5, elementwise_affine: bool = True
     ) -> None:
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
-        if not shape or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in shape):
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else normalized_shape
+        if not isinstance(shape, Sequence) or any(isinstance(s, bool) or not isinstance(s, numbers.Integral) for s in shape):
+            raise TypeError(f"Invalid normalized_shape: {normalized_shape!r} (expected positive integers)")
+        if not shape or any(s < 1 for s in shape):
             raise ValueError(f"Invalid normalized_shape: {normalized_shape!r} (expected positive integers)")
         self.normalized_shape = tuple(int(s) for s in shape)
         self.eps = _check_eps(eps)
@@ -243,11 +251,12 @@ class LayerNorm(nn.Module):
         k = len(self.normalized_shape)
         if tuple(x.shape[x.ndim - k :]) != self.normalized_shape or x.ndim < k:
             raise ValueError(
-                f"Invalid input shape: {tuple(x.shape)} (expected trailing dimensions {self.normalized_shape})"
+                f"Invalid input shape: {tuple(x.shape)} "
+                f"(expected trailing dimensions {self.normalized_shape})"
             )
         axes = tuple(range(x.ndim - k, x.ndim))  # the example's own features
         mean = x.mean(dim=axes, keepdim=True)
-        var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)  # biased, as in torch
+        var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)  # biased
         x_hat = (x - mean) / torch.sqrt(var + self.eps)
         if self.elementwise_affine:
             return self.weight * x_hat + self.bias

@@ -5,6 +5,14 @@ namesake in :mod:`torch.nn.functional` (same arguments, same value, same gradien
 ``tests/test_losses.py`` checks that), but is written out from elementary tensor
 operations so that each step of the formula is visible.
 
+Argument checks never make the host wait for a GPU (see :mod:`dlbook.validation`):
+shapes and dtypes are checked on the host; the checks on *values* (class indices in
+range, probabilities in :math:`[0, 1]`) raise a ``ValueError`` at once for CPU tensors
+and are device-side assertions on CUDA, which fail the next synchronisation with a
+``RuntimeError``, as PyTorch's own kernels do. On a CUDA machine
+``tests/test_validation.py`` runs a training step with them under
+``torch.cuda.set_sync_debug_mode("error")``, which turns any synchronisation into an error.
+
 Every loss takes ``reduction``:
 
 * ``"none"``: one loss per element (per example for :func:`cross_entropy`);
@@ -20,6 +28,8 @@ Every loss takes ``reduction``:
 from __future__ import annotations
 
 import torch
+
+from dlbook.validation import check_choice, check_floating, check_tensor, check_values
 
 __all__ = [
     "binary_cross_entropy",
@@ -39,8 +49,7 @@ BCE_GRAD_EPSILON = 1e-12
 
 
 def _check_reduction(reduction: str) -> None:
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"Invalid reduction: {reduction!r} (expected 'mean', 'sum' or 'none')")
+    check_choice("reduction", reduction, _REDUCTIONS)
 
 
 def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -51,14 +60,9 @@ def _reduce(losses: torch.Tensor, reduction: str) -> torch.Tensor:
     return losses
 
 
-def _check_tensor(name: str, value) -> None:
-    if not isinstance(value, torch.Tensor):
-        raise TypeError(f"Invalid {name}: {type(value).__name__} (expected torch.Tensor)")
-
-
 def _check_pair(input: torch.Tensor, target: torch.Tensor, reduction: str) -> None:
-    _check_tensor("input", input)
-    _check_tensor("target", target)
+    check_tensor("input", input)
+    check_tensor("target", target)
     _check_reduction(reduction)
     if input.shape != target.shape:
         raise ValueError(
@@ -84,9 +88,7 @@ def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     >>> log_softmax(z).tolist()                  # ...but the shifted form is exact
     [0.0, -1000.0]
     """
-    _check_tensor("logits", logits)
-    if not logits.is_floating_point():
-        raise TypeError(f"Invalid logits dtype: {logits.dtype} (expected a floating-point tensor)")
+    check_floating("logits", logits)
     m = logits.max(dim=dim, keepdim=True).values.detach()
     shifted = logits - m
     return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
@@ -114,7 +116,9 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
             (returns shape ``(N,)``).
 
     Not supported (unlike torch's): class weights, ``ignore_index``, label
-    smoothing, probability targets, extra spatial dimensions.
+    smoothing, probability targets, extra spatial dimensions. A class index outside
+    ``[0, C)`` on the CPU raises ``ValueError`` here (torch raises ``IndexError``); on
+    CUDA both fail with a device-side assertion (see :mod:`dlbook.validation`).
 
     Taught in chapter 03 (Loss functions).
 
@@ -129,8 +133,8 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
     ...
     ValueError: Invalid reduction: 'avg' (expected 'mean', 'sum' or 'none')
     """
-    _check_tensor("logits", logits)
-    _check_tensor("target", target)
+    check_tensor("logits", logits)
+    check_tensor("target", target)
     _check_reduction(reduction)
     if logits.ndim != 2:
         raise ValueError(f"Invalid logits shape: {tuple(logits.shape)} (expected (N, C))")
@@ -138,8 +142,8 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
         raise TypeError(f"Invalid target dtype: {target.dtype} (expected integer class indices)")
     if target.shape != logits.shape[:1]:
         raise ValueError(f"Invalid target shape: {tuple(target.shape)} (expected ({logits.shape[0]},))")
-    if target.numel() and (target.min() < 0 or target.max() >= logits.shape[1]):
-        raise ValueError(f"Invalid target: class indices must lie in [0, {logits.shape[1]})")
+    check_values((target >= 0) & (target < logits.shape[1]),  # no host sync on a GPU
+                 f"Invalid target: class indices must lie in [0, {logits.shape[1]})")
     log_probs = log_softmax(logits, dim=1)
     losses = -log_probs.gather(1, target.long().unsqueeze(1)).squeeze(1)
     return _reduce(losses, reduction)
@@ -198,7 +202,9 @@ class _BinaryCrossEntropy(torch.autograd.Function):
 
     PyTorch's backward is *not* the derivative of its clamped forward: it is the
     unclamped derivative with its denominator floored, so it is reproduced here as
-    an explicit ``backward`` rather than left to autograd.
+    an explicit ``backward`` rather than left to autograd. The target gets a gradient
+    too, as in PyTorch: :math:`\\partial \\ell / \\partial y = -\\operatorname{logit}(p) = \\log(1-p) - \\log p`,
+    unclamped.
     """
 
     @staticmethod
@@ -211,8 +217,12 @@ class _BinaryCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         p, y = ctx.saved_tensors
-        grad_p = grad_output * (p - y) / torch.clamp(p * (1 - p), min=BCE_GRAD_EPSILON)
-        return grad_p, None
+        grad_p = grad_y = None
+        if ctx.needs_input_grad[0]:
+            grad_p = grad_output * (p - y) / torch.clamp(p * (1 - p), min=BCE_GRAD_EPSILON)
+        if ctx.needs_input_grad[1]:
+            grad_y = torch.logit(p).neg() * grad_output
+        return grad_p, grad_y
 
 
 def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -239,7 +249,9 @@ def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: s
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
     Raises:
-        ValueError: a probability or a target lies outside :math:`[0, 1]`.
+        ValueError: a probability or a target lies outside :math:`[0, 1]` (CPU tensors;
+            on CUDA a device-side assertion, as in torch, see :mod:`dlbook.validation`;
+            torch raises ``RuntimeError`` on the CPU).
 
     Taught in chapter 03 (Loss functions).
 
@@ -250,10 +262,10 @@ def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: s
     tensor(100.)
     """
     _check_pair(probs, target, reduction)
-    if probs.numel() and not bool(((probs >= 0) & (probs <= 1)).all()):
-        raise ValueError("Invalid probs: all elements must lie in [0, 1] (got values outside; pass logits to binary_cross_entropy_with_logits)")
-    if target.numel() and not bool(((target >= 0) & (target <= 1)).all()):
-        raise ValueError("Invalid target: all elements must lie in [0, 1]")
+    check_values((probs >= 0) & (probs <= 1),  # no host sync on a GPU
+                 "Invalid probs: all elements must lie in [0, 1] (got values outside; "
+                 "pass logits to binary_cross_entropy_with_logits)")
+    check_values((target >= 0) & (target <= 1), "Invalid target: all elements must lie in [0, 1]")
     return _reduce(_BinaryCrossEntropy.apply(probs, target), reduction)
 
 

@@ -6,16 +6,29 @@ schedulers (chapter 9) work with it unchanged; each takes the arguments of its
 :mod:`torch.optim` namesake (the ones listed; not ``maximize``, ``foreach``, ``fused``,
 ``amsgrad`` and the like), rejects the same invalid values with the same messages, and
 produces the same parameter trajectory (``tests/test_optim.py`` runs both side by side).
+One deliberate difference: a NaN hyperparameter is rejected here, where
+:class:`torch.optim.SGD` lets ``lr=nan`` through (it tests ``lr < 0``) and every
+weight becomes NaN on the first step.
 
 Each ``step()`` follows the algorithm in its class docstring line by line, with the
 formula beside each line. Where PyTorch uses a fused tensor operation the code uses the
 same one, so that rounding agrees too: ``a.add(b, alpha=c)`` is :math:`a + c\,b`,
-``a.addcmul(b, b, value=c)`` is :math:`a + c\,b^2`, ``a.addcdiv_(b, d, value=c)`` is
-:math:`a + c\,b/d`, and ``m.lerp(g, w)`` is :math:`(1 - w)\,m + w\,g`. What an
+``a.addcmul_(b, b, value=c)`` is :math:`a + c\,b^2`, ``a.addcdiv_(b, d, value=c)`` is
+:math:`a + c\,b/d`, and ``m.lerp_(g, w)`` is :math:`(1 - w)\,m + w\,g`. What an
 optimizer remembers between steps lives where PyTorch keeps it, in
 ``optimizer.state[p]``, under PyTorch's names (``momentum_buffer``, ``exp_avg``,
 ``exp_avg_sq``, ``square_avg``, ``grad_avg``, ``step``), so :func:`state_nbytes` can
 measure its memory and a state dict can move between these classes and torch's.
+
+The state is updated **in place**, as PyTorch does it: the methods ending in ``_``
+(``lerp_``, ``mul_(...).addcmul_(...)``, ``addcdiv_``) overwrite their tensor, so
+``optimizer.state[p]["exp_avg"]`` is the same tensor, in the same memory, after every
+step. A step allocates no new state (only a few temporaries), and the state keeps
+its addresses, which capturing steps in a CUDA graph needs (torch's
+``capturable=True`` also keeps the step count on the device; these classes keep it on
+the CPU, as torch does by default, so Adam's and RMSprop's steps are not capturable).
+The trajectory is bit-for-bit :mod:`torch.optim`'s (its single-tensor, ``foreach=False``
+code path, the one it takes on the CPU).
 
 >>> import torch
 >>> w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
@@ -30,18 +43,18 @@ tensor([ 0.9000, -1.9000])
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 
 import torch
 
+from dlbook.validation import check_int, check_real
+
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "state_nbytes", "trajectory"]
 
 
-def _check_number(name: str, value) -> None:
-    """Hyperparameters are plain real numbers here (torch also takes 1-element tensors)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid {name}: {value!r} (expected a real number)")
+def _check_hyperparameter(label: str, value, **bounds) -> None:
+    """A hyperparameter is a plain real number (torch also takes 1-element tensors), checked with torch's message."""
+    check_real(label, value, label=label, explain=False, **bounds)
 
 
 def _closure_loss(closure: Callable[[], torch.Tensor] | None):
@@ -57,7 +70,7 @@ class SGD(torch.optim.Optimizer):
     .. math::
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
-            &\textbf{input}: \gamma \text{ (lr)},\ \theta_0 \text{ (params)},\ f(\theta) \text{ (objective)},\
+            &\textbf{input}: \eta \text{ (lr)},\ \theta_0 \text{ (params)},\ f(\theta) \text{ (objective)},\
                 \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\ \tau \text{ (dampening)},\ \textit{nesterov} \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
@@ -68,7 +81,7 @@ class SGD(torch.optim.Optimizer):
                 \quad \textbf{else}:\ b_t \leftarrow g_t \\
             &\hspace{10mm} \textbf{if}\ \textit{nesterov}:\ g_t \leftarrow g_t + \mu b_t
                 \quad \textbf{else}:\ g_t \leftarrow b_t \\
-            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \gamma g_t \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \eta g_t \\
             &\rule{110mm}{0.4pt} \\
        \end{aligned}
 
@@ -77,12 +90,12 @@ class SGD(torch.optim.Optimizer):
     up speed along directions where they agree and cancels where they alternate;
     the Nesterov variant (as used by Sutskever et al., 2013) looks one step ahead
     along it. As in PyTorch, :math:`b` starts at the first gradient (not at 0) and
-    the learning rate multiplies the whole buffer (some papers put :math:`\gamma`
-    inside it instead; with a constant :math:`\gamma` the two are the same).
+    the learning rate multiplies the whole buffer (some papers put :math:`\eta`
+    inside it instead; with a constant :math:`\eta` the two are the same).
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
-        lr: learning rate :math:`\gamma \ge 0` (required).
+        lr: learning rate :math:`\eta \ge 0` (required).
         momentum: :math:`\mu \ge 0` (default 0: plain SGD).
         dampening: :math:`\tau`, scales the new gradient in the buffer (default 0).
         weight_decay: :math:`\lambda \ge 0`, an L2 penalty added to the gradient (default 0).
@@ -107,14 +120,10 @@ class SGD(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False) -> None:
-        for name, value in (("lr", lr), ("momentum", momentum), ("dampening", dampening), ("weight_decay", weight_decay)):
-            _check_number(name, value)
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        _check_hyperparameter("learning rate", lr, low=0.0)
+        _check_hyperparameter("momentum value", momentum, low=0.0)
+        _check_hyperparameter("dampening", dampening)
+        _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
@@ -122,7 +131,7 @@ class SGD(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        """Update every parameter that has a gradient; return closure()'s loss."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
@@ -130,39 +139,30 @@ class SGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad                                                     # g_t
+                g = p.grad                                  # g_t
                 if weight_decay != 0:
-                    g = g.add(p, alpha=weight_decay)                           # g_t + λ θ_{t-1}
+                    g = g.add(p, alpha=weight_decay)        # g_t + λθ
                 if mu != 0:
                     state = self.state[p]
-                    if "momentum_buffer" not in state:
-                        b = g.clone()                                          # b_1 = g_1
-                    else:
-                        b = (mu * state["momentum_buffer"]).add(g, alpha=1 - tau)  # μ b_{t-1} + (1-τ) g_t
-                    state["momentum_buffer"] = b
-                    g = g.add(b, alpha=mu) if nesterov else b                  # g_t + μ b_t, or b_t
-                p.add_(g, alpha=-lr)                                           # θ_t = θ_{t-1} - γ g_t
+                    b = state.get("momentum_buffer")
+                    if b is None:                           # b_1 = g_1
+                        b = state["momentum_buffer"] = g.clone()
+                    else:                                   # μ b + (1-τ) g_t
+                        b.mul_(mu).add_(g, alpha=1 - tau)
+                    # Nesterov: g_t + μ b_t (look ahead); heavy ball: b_t
+                    g = g.add(b, alpha=mu) if nesterov else b
+                p.add_(g, alpha=-lr)                        # θ_t = θ - η g_t
         return loss
 
 
 def _check_adam_args(lr, betas, eps, weight_decay) -> None:
-    _check_number("lr", lr)
-    _check_number("eps", eps)
-    _check_number("weight_decay", weight_decay)
     if not (isinstance(betas, (tuple, list)) and len(betas) == 2):
         raise TypeError(f"Invalid betas: {betas!r} (expected a pair of numbers)")
-    _check_number("betas[0]", betas[0])
-    _check_number("betas[1]", betas[1])
-    if not 0.0 <= lr:
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= eps:
-        raise ValueError(f"Invalid epsilon value: {eps}")
-    if not 0.0 <= betas[0] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-    if not 0.0 <= betas[1] < 1.0:
-        raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-    if not 0.0 <= weight_decay:
-        raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+    _check_hyperparameter("learning rate", lr, low=0.0)
+    _check_hyperparameter("epsilon value", eps, low=0.0)
+    for i, beta in enumerate(betas):
+        _check_hyperparameter(f"beta parameter at index {i}", beta, low=0.0, high=1.0, high_open=True)
+    _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
 
 
 class Adam(torch.optim.Optimizer):
@@ -171,7 +171,7 @@ class Adam(torch.optim.Optimizer):
     .. math::
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
-            &\textbf{input}: \gamma \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
+            &\textbf{input}: \eta \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
                 f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon \\
             &\textbf{initialize}: m_0 \leftarrow 0 \text{ (first moment)},\ v_0 \leftarrow 0 \text{ (second moment)} \\
             &\rule{110mm}{0.4pt} \\
@@ -182,14 +182,14 @@ class Adam(torch.optim.Optimizer):
             &\hspace{5mm} v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
             &\hspace{5mm} \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
             &\hspace{5mm} \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
-            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \gamma\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \eta\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
             &\rule{110mm}{0.4pt} \\
        \end{aligned}
 
     :math:`m` is a running average of the gradient (momentum); :math:`v` a running
     average of its square, so :math:`\sqrt{\widehat v}` is the typical size of each
     coordinate's gradient and dividing by it gives every coordinate a step of
-    about :math:`\gamma`, whatever its scale (squares and square roots are
+    about :math:`\eta`, whatever its scale (squares and square roots are
     elementwise). Both averages start at 0, which biases them towards 0 in the
     first steps; dividing by :math:`1 - \beta^t` removes that bias.
 
@@ -199,7 +199,7 @@ class Adam(torch.optim.Optimizer):
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
-        lr: :math:`\gamma \ge 0` (default 1e-3).
+        lr: :math:`\eta \ge 0` (default 1e-3).
         betas: :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)` (default (0.9, 0.999)).
         eps: :math:`\epsilon \ge 0`, keeps the division finite (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 0).
@@ -232,15 +232,16 @@ class Adam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        """Update every parameter that has a gradient; return closure()'s loss."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
-            lr, (beta1, beta2), eps, weight_decay = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+            lr, (beta1, beta2) = group["lr"], group["betas"]
+            eps, weight_decay = group["eps"], group["weight_decay"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state[p]
-                if not state:                                          # m_0 = v_0 = 0
+                if not state:                               # m_0 = v_0 = 0
                     state["step"] = torch.tensor(0.0)
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
@@ -249,16 +250,19 @@ class Adam(torch.optim.Optimizer):
                 g = p.grad
                 if weight_decay != 0:
                     if self.decoupled_weight_decay:
-                        p.mul_(1 - lr * weight_decay)                          # AdamW: θ ← θ - γλθ
+                        p.mul_(1 - lr * weight_decay)       # AdamW: θ - ηλθ
                     else:
-                        g = g.add(p, alpha=weight_decay)                       # Adam: g_t ← g_t + λθ
-                m = state["exp_avg"].lerp(g, 1 - beta1)                        # m_t = β1 m + (1-β1) g_t
-                v = (beta2 * state["exp_avg_sq"]).addcmul(g, g, value=1 - beta2)  # v_t = β2 v + (1-β2) g_t²
-                state["exp_avg"], state["exp_avg_sq"] = m, v
-                bias_correction1 = 1 - beta1**t                                # m̂_t = m_t / (1-β1^t)
-                bias_correction2 = 1 - beta2**t                                # v̂_t = v_t / (1-β2^t)
-                denominator = v.sqrt() / bias_correction2**0.5 + eps           # √v̂_t + ε
-                p.addcdiv_(m, denominator, value=-lr / bias_correction1)       # θ_t = θ - γ m̂_t / (√v̂_t + ε)
+                        g = g.add(p, alpha=weight_decay)    # Adam: g_t + λθ
+                m, v = state["exp_avg"], state["exp_avg_sq"]
+                # in place: m_t = β1 m + (1-β1) g_t;  v_t = β2 v + (1-β2) g_t²
+                m.lerp_(g, 1 - beta1)
+                v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                bias_correction1 = 1 - beta1**t             # m̂_t = m_t / (1-β1^t)
+                bias_correction2 = 1 - beta2**t             # v̂_t = v_t / (1-β2^t)
+                # √v̂_t + ε
+                denominator = (v.sqrt() / bias_correction2**0.5).add_(eps)
+                # θ_t = θ - η m̂_t / (√v̂_t + ε)
+                p.addcdiv_(m, denominator, value=-lr / bias_correction1)
         return loss
 
 
@@ -268,30 +272,30 @@ class AdamW(Adam):
     .. math::
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
-            &\textbf{input}: \gamma \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
+            &\textbf{input}: \eta \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
                 f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon \\
             &\textbf{initialize}: m_0 \leftarrow 0,\ v_0 \leftarrow 0 \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
             &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
-            &\hspace{5mm} \theta_{t-1} \leftarrow \theta_{t-1} - \gamma \lambda \theta_{t-1} \\
+            &\hspace{5mm} \theta_{t-1} \leftarrow \theta_{t-1} - \eta \lambda \theta_{t-1} \\
             &\hspace{5mm} m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
             &\hspace{5mm} v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
             &\hspace{5mm} \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
             &\hspace{5mm} \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
-            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \gamma\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \eta\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
             &\rule{110mm}{0.4pt} \\
        \end{aligned}
 
     The only change from :class:`Adam` is the weight-decay line: the weights
-    shrink by the factor :math:`1 - \gamma\lambda` directly, instead of
+    shrink by the factor :math:`1 - \eta\lambda` directly, instead of
     :math:`\lambda\theta` joining the gradient, where Adam's division by
     :math:`\sqrt{\widehat v}` would weaken it for exactly the weights with large
     gradients. So every weight decays at the same rate, as in SGD with weight decay.
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
-        lr: :math:`\gamma \ge 0` (default 1e-3).
+        lr: :math:`\eta \ge 0` (default 1e-3).
         betas: :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)` (default (0.9, 0.999)).
         eps: :math:`\epsilon \ge 0` (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 1e-2: on by default, unlike Adam).
@@ -320,7 +324,7 @@ class RMSprop(torch.optim.Optimizer):
     .. math::
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
-            &\textbf{input}: \gamma \text{ (lr)},\ \alpha \text{ (smoothing)},\ \theta_0 \text{ (params)},\
+            &\textbf{input}: \eta \text{ (lr)},\ \alpha \text{ (smoothing)},\ \theta_0 \text{ (params)},\
                 f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\
                 \epsilon,\ \textit{centered} \\
             &\textbf{initialize}: v_0 \leftarrow 0 \text{ (square average)},\ b_0 \leftarrow 0 \text{ (buffer)},\
@@ -336,8 +340,8 @@ class RMSprop(torch.optim.Optimizer):
             &\hspace{5mm} \textbf{else}:\ d_t \leftarrow \sqrt{v_t} + \epsilon \\
             &\hspace{5mm} \textbf{if}\ \mu > 0: \\
             &\hspace{10mm} b_t \leftarrow \mu b_{t-1} + g_t / d_t \\
-            &\hspace{10mm} \theta_t \leftarrow \theta_{t-1} - \gamma b_t \\
-            &\hspace{5mm} \textbf{else}:\ \theta_t \leftarrow \theta_{t-1} - \gamma g_t / d_t \\
+            &\hspace{10mm} \theta_t \leftarrow \theta_{t-1} - \eta b_t \\
+            &\hspace{5mm} \textbf{else}:\ \theta_t \leftarrow \theta_{t-1} - \eta g_t / d_t \\
             &\rule{110mm}{0.4pt} \\
        \end{aligned}
 
@@ -348,7 +352,7 @@ class RMSprop(torch.optim.Optimizer):
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
-        lr: :math:`\gamma \ge 0` (default 1e-2).
+        lr: :math:`\eta \ge 0` (default 1e-2).
         alpha: :math:`\alpha \ge 0` (default 0.99).
         eps: :math:`\epsilon \ge 0` (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 0).
@@ -374,33 +378,27 @@ class RMSprop(torch.optim.Optimizer):
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False) -> None:
-        for name, value in (("lr", lr), ("alpha", alpha), ("eps", eps), ("weight_decay", weight_decay), ("momentum", momentum)):
-            _check_number(name, value)
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= momentum:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if not 0.0 <= alpha:
-            raise ValueError(f"Invalid alpha value: {alpha}")
+        _check_hyperparameter("learning rate", lr, low=0.0)
+        _check_hyperparameter("epsilon value", eps, low=0.0)
+        _check_hyperparameter("momentum value", momentum, low=0.0)
+        _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
+        _check_hyperparameter("alpha value", alpha, low=0.0)
         defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
         super().__init__(params, defaults)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None):
-        """One update of every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        """Update every parameter that has a gradient; return closure()'s loss."""
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            weight_decay, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
+            weight_decay, mu = group["weight_decay"], group["momentum"]
+            centered = group["centered"]
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state[p]
-                if not state:                                           # v_0 = b_0 = ḡ_0 = 0
+                if not state:                               # v_0 = b_0 = ḡ_0 = 0
                     state["step"] = torch.tensor(0.0)
                     state["square_avg"] = torch.zeros_like(p)
                     if mu > 0:
@@ -408,23 +406,24 @@ class RMSprop(torch.optim.Optimizer):
                     if centered:
                         state["grad_avg"] = torch.zeros_like(p)
                 state["step"] += 1
-                g = p.grad                                                     # g_t
+                g = p.grad                                  # g_t
                 if weight_decay != 0:
-                    g = g.add(p, alpha=weight_decay)                           # g_t + λ θ_{t-1}
-                v = (alpha * state["square_avg"]).addcmul(g, g, value=1 - alpha)  # v_t = α v + (1-α) g_t²
-                state["square_avg"] = v
+                    g = g.add(p, alpha=weight_decay)        # g_t + λθ
+                v = state["square_avg"]                     # v_t = α v + (1-α) g_t²
+                v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
                 if centered:
-                    g_bar = state["grad_avg"].lerp(g, 1 - alpha)               # ḡ_t = α ḡ + (1-α) g_t
-                    state["grad_avg"] = g_bar
-                    d = v.addcmul(g_bar, g_bar, value=-1).sqrt() + eps         # d_t = √(v_t - ḡ_t²) + ε
+                    g_bar = state["grad_avg"]               # ḡ_t = α ḡ + (1-α) g_t
+                    g_bar.lerp_(g, 1 - alpha)
+                    # d_t = √(v_t - ḡ_t²) + ε
+                    d = v.addcmul(g_bar, g_bar, value=-1).sqrt_().add_(eps)
                 else:
-                    d = v.sqrt() + eps                                         # d_t = √v_t + ε
+                    d = v.sqrt().add_(eps)                  # d_t = √v_t + ε
                 if mu > 0:
-                    b = mu * state["momentum_buffer"] + g / d                  # b_t = μ b + g_t / d_t
-                    state["momentum_buffer"] = b
-                    p.add_(b, alpha=-lr)                                       # θ_t = θ - γ b_t
+                    b = state["momentum_buffer"]            # b_t = μ b + g_t/d_t
+                    b.mul_(mu).addcdiv_(g, d)
+                    p.add_(b, alpha=-lr)                    # θ_t = θ - η b_t
                 else:
-                    p.addcdiv_(g, d, value=-lr)                                # θ_t = θ - γ g_t / d_t
+                    p.addcdiv_(g, d, value=-lr)             # θ_t = θ - η g_t/d_t
         return loss
 
 
@@ -485,8 +484,7 @@ def trajectory(
     >>> path.tolist()                   # each step halves the point: p - 0.25 * 2p
     [[1.0, -2.0], [0.5, -1.0], [0.25, -0.5]]
     """
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"Invalid steps: {steps!r} (expected a non-negative integer)")
+    check_int("steps", steps, low=0)
     point = start.detach().clone().requires_grad_(True)
     optimizer = optimizer_class([point], **hyperparameters)
     path = [point.detach().clone()]

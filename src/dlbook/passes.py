@@ -28,6 +28,9 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from dlbook.device import accumulation_dtype
+from dlbook.validation import check_int, check_tensor
+
 
 @dataclass(frozen=True)
 class SavedTensor:
@@ -206,7 +209,8 @@ def accumulate_gradients(
         micro_batch_size: examples per micro-batch (the last may be smaller).
 
     Returns:
-        The full batch's mean loss (detached), :math:`\sum_k \frac{n_k}{N} L_k`.
+        The full batch's mean loss (detached), :math:`\sum_k \frac{n_k}{N} L_k`, summed
+        in float64 (float32 on Apple's MPS, which has no float64).
 
     >>> torch.manual_seed(0) and None
     >>> model, x, y = nn.Linear(4, 3), torch.randn(10, 4), torch.randint(0, 3, (10,))
@@ -223,17 +227,18 @@ def accumulate_gradients(
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Invalid model: {type(model).__name__} (expected torch.nn.Module)")
-    if isinstance(micro_batch_size, bool) or not isinstance(micro_batch_size, int) or micro_batch_size < 1:
-        raise ValueError(f"Invalid micro_batch_size: {micro_batch_size!r} (expected a positive integer)")
+    check_int("micro_batch_size", micro_batch_size, low=1)
+    check_tensor("x", x)
+    check_tensor("y", y)
     if len(x) != len(y) or len(x) == 0:
         raise ValueError(f"Invalid batch: x has {len(x)} rows and y has {len(y)} (expected the same, at least 1)")
     n = len(x)
-    total = torch.zeros((), dtype=torch.float64, device=x.device)
+    total = torch.zeros((), dtype=accumulation_dtype(x.device), device=x.device)  # float64, float32 on MPS
     for start in range(0, n, micro_batch_size):
         xb, yb = x[start : start + micro_batch_size], y[start : start + micro_batch_size]
         loss = loss_fn(model(xb), yb) * (len(xb) / n)   # n_k / N times the micro-batch's mean loss
         loss.backward()                                  # adds into .grad
-        total += loss.detach().double()
+        total += loss.detach().to(total.dtype)
     return total
 
 

@@ -11,6 +11,8 @@ import random
 import numpy as np
 import torch
 
+from dlbook.validation import check_seed
+
 
 def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
     """Seed Python's :mod:`random`, NumPy and PyTorch (CPU and every GPU).
@@ -24,7 +26,8 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
         deterministic: also select deterministic kernels.
 
     Raises:
-        ValueError: ``seed`` is negative, too large or not an integer.
+        TypeError: ``seed`` is not an integer (a float, a string, a bool).
+        ValueError: ``seed`` is negative or too large.
 
     >>> seed_everything(42)
     >>> a = torch.rand(3)
@@ -36,9 +39,7 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> None:
     ...
     ValueError: Invalid seed: -1 (expected an integer in [0, 2**32))
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
-        raise ValueError(f"Invalid seed: {seed!r} (expected an integer in [0, 2**32))")
-    seed = int(seed)
+    seed = check_seed(seed)  # [0, 2**32): what np.random.seed accepts
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # seeds CUDA and MPS generators too

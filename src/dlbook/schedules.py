@@ -15,47 +15,39 @@ factor, hence ``base_lr=1.0``.)
 
 :func:`lr_find` is the learning-rate range test (Smith, 2017): train for a few
 hundred mini-batches while the learning rate grows exponentially, record the loss,
-and read a good learning rate off the curve.
+and read a good learning rate off the curve. Its training steps are
+:func:`dlbook.train.train_step`, the one :func:`dlbook.train.fit` takes.
+
+To follow a schedule step by step (warmup, one-cycle) instead of epoch by epoch,
+give :func:`dlbook.train.fit` ``scheduler_step="batch"``.
 """
 
 from __future__ import annotations
 
 import copy
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from dlbook.data import BatchIterator
+from dlbook.train import train_steps
+from dlbook.validation import check_int, check_real
 
 # --------------------------------------------------------------------------- argument checks
 
 
 def _check_count(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"Invalid {name}: {value!r} (expected an integer)")
-    if value < minimum:
-        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
-    return int(value)
+    return check_int(name, value, low=minimum)
 
 
 def _check_real(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid {name}: {value!r} (expected a real number)")
-    if not (value > 0 if positive else value >= 0) or math.isinf(value):
-        raise ValueError(f"Invalid {name}: {value!r} (expected a finite number {'> 0' if positive else '>= 0'})")
-    return float(value)
+    return check_real(name, value, low=0.0, low_open=positive, finite=True)
 
 
 def _check_lr(value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"Invalid learning rate: {value!r} (expected a real number)")
-    if not value >= 0 or math.isinf(value):
-        raise ValueError(f"Invalid learning rate: {value!r}")
-    return float(value)
+    return check_real("base_lr", value, low=0.0, finite=True, label="learning rate", explain=False)
 
 
 # --------------------------------------------------------------------------- schedules
@@ -82,7 +74,7 @@ def step_lr(epoch: int, base_lr: float, step_size: int, gamma: float = 0.1) -> f
     >>> step_lr(0, 0.1, step_size=0)
     Traceback (most recent call last):
     ...
-    ValueError: Invalid step_size: 0 (expected an integer >= 1)
+    ValueError: Invalid step_size: 0 (expected a positive integer)
     """
     epoch = _check_count("epoch", epoch, 0)
     base_lr = _check_lr(base_lr)
@@ -303,28 +295,21 @@ def lr_find(
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
 
+    steps = train_steps(model, optimizer, train, loss_fn=loss_fn, batch_size=batch_size, shuffle=True, seed=seed)
     saved_model = copy.deepcopy(model.state_dict())
     saved_optimizer = copy.deepcopy(optimizer.state_dict())
     was_training = model.training
-    batches = BatchIterator(*train, batch_size=batch_size, shuffle=True, seed=seed)
-
-    def forever():
-        while True:
-            yield from batches
 
     lrs, losses, smoothed = [], [], []
     average, best, diverged = 0.0, math.inf, False
     model.train()
     try:
-        for i, (xb, yb) in zip(range(num_steps), forever()):
+        for i in range(num_steps):  # cycling through train as often as needed
             lr = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            optimizer.zero_grad()
-            loss = loss_fn(model(xb), yb)
-            loss.backward()
-            optimizer.step()
-            raw = loss.item()
+            loss, _ = next(steps)  # dlbook.train.train_step on the next mini-batch
+            raw = loss.item()  # one sync per step: the divergence test needs the value now
             average = smoothing * average + (1 - smoothing) * raw
             smooth = average / (1 - smoothing ** (i + 1))
             lrs.append(lr)

@@ -8,6 +8,10 @@ One epoch of :func:`fit` is the loop every chapter teaches::
         loss.backward()               # backward pass
         optimizer.step()              # update
 
+:func:`train_step` is those five lines; :func:`fit` and the learning-rate range test
+(:func:`dlbook.schedules.lr_find`, through :func:`train_steps`) both call it, so there
+is one training step in the package.
+
 Taught in chapters 1, 10 and 11; early stopping in chapter 7 (Regularization).
 """
 
@@ -17,13 +21,14 @@ import copy
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from dlbook.data import BatchIterator
+from dlbook.validation import check_choice, check_int, check_seed
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -35,7 +40,8 @@ class History:
     ``train_loss[i]`` and ``train_acc[i]`` are averaged over the mini-batches of
     epoch ``i`` as they were trained (the model changing under them);
     ``val_loss[i]`` and ``val_acc[i]`` are measured after epoch ``i`` with the
-    model in evaluation mode. ``epoch_time[i]`` is the wall time of the training
+    model in evaluation mode. Accuracies are ``nan`` when the targets are not class
+    indices (a regression), where accuracy has no meaning. ``epoch_time[i]`` is the wall time of the training
     part of epoch ``i`` in seconds. ``stopped_epoch`` is set when early stopping
     ended the run; ``best_epoch`` is the epoch whose weights the model holds at the end
     when ``restore_best=True``.
@@ -131,11 +137,100 @@ def _check_pair(name: str, pair) -> tuple[torch.Tensor, torch.Tensor]:
     return x, y
 
 
+def _is_classification(out: torch.Tensor, y: torch.Tensor) -> bool:
+    """Logits ``(N, C)`` against class indices ``(N,)``: the case where accuracy means something."""
+    return out.ndim == 2 and y.ndim == 1 and not y.is_floating_point()
+
+
 def _correct(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Number of correct predictions, as a 0-d tensor (no device sync)."""
-    if logits.ndim == 2 and y.ndim == 1:
-        return (logits.argmax(dim=1) == y).sum()
-    return torch.zeros((), device=logits.device)  # regression or other targets: no accuracy
+    """Number of correct predictions, as a 0-d int64 tensor on the device (no device sync)."""
+    return (logits.argmax(dim=1) == y).sum()
+
+
+def _weighted_mean(losses: list[torch.Tensor], sizes: list[int]) -> float:
+    """:math:`\\sum_b n_b \\ell_b / \\sum_b n_b` in float64, from per-batch mean losses.
+
+    The per-batch losses are copied to the CPU once (one synchronisation, which reading
+    the result needs anyway) and summed there in float64, a dtype every device's
+    results convert to, though Apple's MPS cannot compute in it.
+    """
+    values = torch.stack(losses).reshape(-1).cpu().double().tolist()
+    total = 0.0
+    for value, size in zip(values, sizes):
+        total += value * size
+    return total / sum(sizes)
+
+
+def train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, xb: torch.Tensor, yb: torch.Tensor, loss_fn: LossFn = nn.functional.cross_entropy
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One step of mini-batch gradient descent on the batch ``(xb, yb)``; returns the loss and the output, detached.
+
+    The five lines every chapter teaches::
+
+        optimizer.zero_grad()         # gradients accumulate unless cleared
+        out = model(xb)               # forward pass
+        loss = loss_fn(out, yb)       # the batch's loss, computed before the update
+        loss.backward()               # backward pass
+        optimizer.step()              # update
+
+    Nothing is read back to the host: the returned tensors stay on the device, so a
+    caller that does not look at them lets the GPU run ahead.
+
+    Taught in chapters 1, 10 and 11; :func:`fit` and :func:`train_steps` call it.
+
+    >>> torch.manual_seed(0) and None
+    >>> model = nn.Linear(4, 3)
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+    >>> first, _ = train_step(model, opt, x, y)
+    >>> second, _ = train_step(model, opt, x, y)
+    >>> bool(second < first)                        # one step downhill on the same batch
+    True
+    """
+    optimizer.zero_grad()
+    out = model(xb)
+    loss = loss_fn(out, yb)
+    loss.backward()
+    optimizer.step()
+    return loss.detach(), out.detach()
+
+
+def train_steps(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    train: tuple[torch.Tensor, torch.Tensor],
+    *,
+    loss_fn: LossFn = nn.functional.cross_entropy,
+    batch_size: int = 64,
+    shuffle: bool = True,
+    seed: int = 0,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """An endless stream of :func:`train_step` calls over ``train``, epoch after epoch; yields each ``(loss, output)``.
+
+    Each ``next()`` trains on the next mini-batch of a :class:`~dlbook.data.BatchIterator`
+    (seeded by ``seed``) and returns that step's detached loss and output; the caller
+    decides how many steps to take and may change the optimizer (its learning rate,
+    say) between two of them. Used by :func:`dlbook.schedules.lr_find` (chapter 09).
+
+    >>> torch.manual_seed(0) and None
+    >>> model = nn.Linear(4, 3)
+    >>> steps = train_steps(model, torch.optim.SGD(model.parameters(), lr=0.1),
+    ...                     (torch.randn(10, 4), torch.randint(0, 3, (10,))), batch_size=4)
+    >>> [tuple(next(steps)[1].shape) for _ in range(4)]     # batches of 4, 4, 2, then a new epoch
+    [(4, 3), (4, 3), (2, 3), (4, 3)]
+    """
+    x, y = _check_pair("train", train)
+    batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, seed=seed)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
+
+    def steps() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        while True:
+            for xb, yb in batches:
+                yield train_step(model, optimizer, xb, yb, loss_fn)
+
+    return steps()
 
 
 @torch.no_grad()
@@ -152,7 +247,10 @@ def evaluate(
               \\text{acc} = \\frac{1}{N} \\sum_{i=1}^{N} [\\arg\\max_k f(x_i)_k = y_i]
 
     The model is moved to nothing: ``x`` and ``y`` must already be on the model's
-    device. Its train/eval mode is restored afterwards.
+    device. Its train/eval mode is restored afterwards. The per-batch losses stay on
+    the device until the end, then are summed on the CPU in float64 (so the result is
+    the same on every device, MPS included, which has no float64). The accuracy is
+    ``nan`` when ``y`` does not hold class indices.
 
     >>> torch.manual_seed(0) and None
     >>> model = nn.Linear(4, 3)
@@ -161,17 +259,19 @@ def evaluate(
     True
     """
     x, y = _check_pair("data", data)
+    batches = BatchIterator(x, y, batch_size=batch_size)
     was_training = model.training
     model.eval()
-    total_loss = torch.zeros((), device=x.device, dtype=torch.float64)
-    correct = torch.zeros((), device=x.device, dtype=torch.float64)
-    for xb, yb in BatchIterator(x, y, batch_size=batch_size):
+    losses, sizes, correct = [], [], []
+    for xb, yb in batches:
         out = model(xb)
-        total_loss += loss_fn(out, yb).double() * len(xb)
-        correct += _correct(out, yb)
+        losses.append(loss_fn(out, yb))
+        sizes.append(len(xb))
+        if _is_classification(out, yb):
+            correct.append(_correct(out, yb))
     model.train(was_training)
-    n = len(x)
-    return total_loss.item() / n, correct.item() / n
+    accuracy = torch.stack(correct).sum().item() / len(x) if correct else math.nan
+    return _weighted_mean(losses, sizes), accuracy
 
 
 def _progress_enabled(progress: bool | None) -> bool:
@@ -193,6 +293,7 @@ def fit(
     drop_last: bool = False,
     seed: int | None = None,
     scheduler=None,
+    scheduler_step: str = "epoch",
     patience: int | None = None,
     restore_best: bool = True,
     transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -202,16 +303,20 @@ def fit(
 
     Each epoch draws mini-batches of ``batch_size`` from ``train = (x, y)`` with a
     :class:`~dlbook.data.BatchIterator` (seeded by ``seed``) and for each one runs
-    ``zero_grad`` → forward → ``loss_fn`` → ``backward`` → ``optimizer.step()``.
-    After the epoch it evaluates on ``val`` (if given) and steps ``scheduler`` (if
-    given) once.
+    ``zero_grad`` → forward → ``loss_fn`` → ``backward`` → ``optimizer.step()``
+    (:func:`train_step`). After the epoch it evaluates on ``val`` (if given) and steps
+    ``scheduler`` (if given) once; with ``scheduler_step="batch"`` the scheduler is
+    stepped after every optimizer step instead, as warmup and one-cycle schedules
+    (:class:`torch.optim.lr_scheduler.OneCycleLR`) expect.
 
     Early stopping: with ``patience=p`` training stops after ``p`` epochs in a row
     without a new lowest validation loss, and (``restore_best=True``) the model
     gets back the weights of its best epoch.
 
     The tensors must already be on the model's device (``splits.to(device)``); the
-    loop adds no host-device copies of its own.
+    loop adds no host-device copies of its own and reads nothing back to the host
+    inside an epoch: the per-batch losses are summed once per epoch, on the CPU in
+    float64 (the same number on every device; MPS has no float64).
 
     Args:
         model: the network; left in training mode at the end.
@@ -222,11 +327,15 @@ def fit(
         epochs: maximum number of epochs (≥ 1).
         batch_size: mini-batch size (≥ 1).
         shuffle, drop_last: passed to :class:`~dlbook.data.BatchIterator`.
-        seed: seed of the batch order. ``None`` (the default) draws it from
+        seed: seed of the batch order, an integer in ``[0, 2**32)``; the global
+            generators are left alone. ``None`` (the default) draws it from
             PyTorch's global generator, so that ``dlbook.seed_everything(s)`` fixes
             the initialisation *and* the batch order, and two seeds differ in both.
-        scheduler: an LR scheduler stepped once per epoch (``ReduceLROnPlateau``
-            gets the validation loss).
+        scheduler: an LR scheduler (``ReduceLROnPlateau`` gets the validation loss,
+            or the training loss without ``val``).
+        scheduler_step: ``"epoch"`` (the default: once after each epoch) or
+            ``"batch"`` (after every optimizer step: warmup, ``OneCycleLR``; not
+            ``ReduceLROnPlateau``, which needs an epoch's loss).
         patience: epochs without improvement before stopping; needs ``val``.
         restore_best: with ``patience``, reload the best epoch's weights at the end.
         transform: applied to each training input batch (e.g. data augmentation).
@@ -248,16 +357,22 @@ def fit(
     x, y = _check_pair("train", train)
     if val is not None:
         val = _check_pair("val", val)
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"Invalid {name}: {value!r} (expected a positive integer)")
+    check_int("epochs", epochs, low=1)
+    check_int("batch_size", batch_size, low=1)
     if patience is not None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"Invalid patience: {patience!r} (expected a positive integer)")
+        check_int("patience", patience, low=1)
         if val is None:
             raise ValueError("Invalid patience: early stopping needs validation data (val=None)")
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
+    if not callable(loss_fn):
+        raise TypeError(f"Invalid loss_fn: {loss_fn!r} (expected a callable (output, target) -> loss)")
+    check_choice("scheduler_step", scheduler_step, ("epoch", "batch"))
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if scheduler is not None and not callable(getattr(scheduler, "step", None)):
+        raise TypeError(f"Invalid scheduler: {type(scheduler).__name__} (expected an LR scheduler with a step() method)")
+    if plateau and scheduler_step == "batch":
+        raise ValueError("Invalid scheduler_step: 'batch' with ReduceLROnPlateau (it needs an epoch's loss; use 'epoch')")
 
     show_progress = _progress_enabled(progress)
     if show_progress:
@@ -265,9 +380,11 @@ def fit(
     else:
         from tqdm import tqdm  # tqdm.auto warns in a kernel without ipywidgets, even for a disabled bar
 
-    if seed is None:
-        seed = int(torch.randint(0, 2**62, (), dtype=torch.int64))  # from the global generator: seed_everything decides
-    batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
+    if seed is None:  # from the global generator: seed_everything decides the batch order
+        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
+    else:
+        generator = torch.Generator().manual_seed(check_seed(seed))
+    batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator)
     if len(batches) == 0:
         raise ValueError(f"Invalid batch_size: {batch_size} with drop_last=True leaves no batch of {len(x)} examples")
     history = History()
@@ -282,25 +399,22 @@ def fit(
         for xb, yb in batches:
             if transform is not None:
                 xb = transform(xb)
-            optimizer.zero_grad()
-            out = model(xb)
-            loss = loss_fn(out, yb)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.detach())
+            loss, out = train_step(model, optimizer, xb, yb, loss_fn)
+            if scheduler is not None and scheduler_step == "batch":
+                scheduler.step()
+            losses.append(loss)
             sizes.append(len(xb))
-            if out.ndim == 2 and yb.ndim == 1:  # classification: accuracy at the end of the epoch
-                outputs.append(out.detach())
+            if _is_classification(out, yb):  # accuracy at the end of the epoch
+                outputs.append(out)
                 targets.append(yb)
             bar.update()
         seen = sum(sizes)
+        # The device is waited for once per epoch, not once per batch.
         with torch.no_grad():
-            weights = torch.tensor(sizes, dtype=torch.float64, device=x.device)
-            total_loss = (torch.stack(losses).reshape(-1).double() * weights).sum()
-            correct = _correct(torch.cat(outputs), torch.cat(targets)) if outputs else torch.zeros(())
-        # .item() waits for the device once per epoch, not once per batch.
+            weights = torch.tensor(sizes, dtype=torch.float64)
+            total_loss = (torch.stack(losses).reshape(-1).cpu().double() * weights).sum()
         history.train_loss.append(total_loss.item() / seen)
-        history.train_acc.append(correct.item() / seen)
+        history.train_acc.append(_correct(torch.cat(outputs), torch.cat(targets)).item() / seen if outputs else math.nan)
         history.epoch_time.append(time.perf_counter() - start)
         if val is not None:
             val_loss, val_acc = evaluate(model, val, loss_fn)
@@ -311,8 +425,8 @@ def fit(
         if not math.isfinite(history.train_loss[-1]):
             history.stopped_epoch = epoch
             break  # diverged: further epochs only compute NaNs
-        if scheduler is not None:
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        if scheduler is not None and scheduler_step == "epoch":
+            if plateau:
                 scheduler.step(history.val_loss[-1] if val is not None else history.train_loss[-1])
             else:
                 scheduler.step()

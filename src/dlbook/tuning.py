@@ -42,6 +42,8 @@ from typing import Any
 
 import numpy as np
 
+from dlbook.validation import check_int, check_seed
+
 #: The range kinds a space may use, and whether each is drawn on a log scale / as integers.
 KINDS: dict[str, tuple[bool, bool]] = {
     # kind: (log scale, integer)
@@ -162,15 +164,10 @@ def _check_common(objective: Any, direction: str) -> None:
 
 
 def _check_count(name: str, value: Any, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"Invalid {name}: {value!r} (expected an integer >= {minimum})")
-    return int(value)
+    return check_int(name, value, low=minimum)
 
 
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**32:
-        raise ValueError(f"Invalid seed: {seed!r} (expected an integer in [0, 2**32))")
-    return int(seed)
+_check_seed = check_seed  # an integer in [0, 2**32): optuna's TPESampler hands it to NumPy's legacy seeding
 
 
 def _score(objective: Objective, params: dict[str, Any]) -> float:
@@ -209,7 +206,9 @@ def grid_values(spec: list | tuple, points: int | None = None) -> list:
     if isinstance(spec, list):
         return list(spec)
     kind, low, high = spec
-    if points is None or isinstance(points, bool) or not isinstance(points, numbers.Integral) or points < 2:
+    if points is not None and (isinstance(points, bool) or not isinstance(points, numbers.Integral)):
+        raise TypeError(f"Invalid points: {points!r} (expected an integer >= 2)")
+    if points is None or points < 2:
         raise ValueError(f"Invalid points: a range {spec!r} needs points >= 2 to be gridded (got {points!r})")
     log, integer = KINDS[kind]
     if log:
@@ -337,7 +336,7 @@ def random_search(
     >>> random_search(lambda p: 0.0, {"x": [1]}, n_trials=0)
     Traceback (most recent call last):
     ...
-    ValueError: Invalid n_trials: 0 (expected an integer >= 1)
+    ValueError: Invalid n_trials: 0 (expected a positive integer)
     """
     _check_common(objective, direction)
     space = _check_space(space)
