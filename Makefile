@@ -1,5 +1,6 @@
 # The two commands of the README: `make book` and `make test`. Each creates the
-# virtual environment .venv on first use (or when pyproject.toml changes).
+# virtual environment .venv on first use (or when pyproject.toml or constraints.txt,
+# the pinned book toolchain, changes).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,10 +10,10 @@ TORCH := torch==2.14.1 torchvision==0.29.1
 .PHONY: book test clean
 .DEFAULT_GOAL := book
 
-$(VENV)/.installed: pyproject.toml book/_kernel/ipython_kernel_config.py
+$(VENV)/.installed: pyproject.toml constraints.txt book/_kernel/ipython_kernel_config.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet $(TORCH) -e ".[book,test]"
+	$(BIN)/python -m pip install --quiet -c constraints.txt $(TORCH) -e ".[book,test]"
 	mkdir -p $(VENV)/etc/ipython && cp book/_kernel/ipython_kernel_config.py $(VENV)/etc/ipython/
 	touch $@
 

@@ -50,3 +50,19 @@ def test_the_test_extra_is_declared_with_lower_bounds():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for requirement in project["optional-dependencies"]["test"]:
         assert ">=" in requirement, requirement
+
+
+def test_the_installed_toolchain_is_the_pinned_one():
+    """make and CI install with -c constraints.txt: every pinned package is installed at its pin."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name] = version
+    assert {"jupyter-book", "myst-nb", "Sphinx", "sphinx-exercise"} <= pins.keys()
+    wrong = {name: (version, importlib.metadata.version(name)) for name, version in pins.items()
+             if importlib.metadata.version(name) != version}
+    assert not wrong, f"installed versions differ from constraints.txt (pinned, installed): {wrong}"
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "-c constraints.txt" in makefile
