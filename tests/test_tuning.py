@@ -1,6 +1,7 @@
 """dlbook.tuning: grid, random and TPE search share one interface, repeat from a seed, and reject bad spaces."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -241,3 +242,47 @@ def test_grid_needs_points_for_every_range(points, match):
 def test_tpe_rejects_bad_startup_count():
     with pytest.raises(ValueError, match="Invalid n_startup_trials: 0"):
         tpe_search(bowl, SPACE, 3, n_startup_trials=0)
+
+
+_WORKER = """
+import sys, time
+from dlbook.tuning import tpe_search
+def objective(p):
+    time.sleep(0.01)  # let the two workers interleave
+    return -(p["x"] - 0.3) ** 2
+r = tpe_search(objective, {"x": ("uniform", 0.0, 1.0)}, n_trials=12, seed=int(sys.argv[2]),
+               storage=sys.argv[1], study_name="shared", n_startup_trials=4)
+print(len(r.trials))
+"""
+
+
+def test_two_worker_processes_share_one_sqlite_study_without_losing_a_trial(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from dlbook.tuning import import_optuna
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).resolve().parents[1] / "src"),
+                                                       os.environ.get("PYTHONPATH", "")]))
+    # create the study once, so the two workers do not race to create it
+    tpe_search(lambda p: 0.0, {"x": ("uniform", 0.0, 1.0)}, n_trials=1, storage=url, study_name="shared")
+    workers = [subprocess.Popen([sys.executable, "-c", _WORKER, url, str(seed)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
+    outs = [w.communicate(timeout=300) for w in workers]
+    assert all(w.returncode == 0 for w in workers), [err[-2000:] for _, err in outs]
+    optuna = import_optuna()
+    study = optuna.load_study(study_name="shared", storage=url)
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) == 1 + 2 * 12  # no trial lost
+    assert sorted(t.number for t in finished) == list(range(25))  # none numbered twice
+    # each worker saw at least its own trials and the first one
+    assert all(int(out.strip()) >= 13 for out, _ in outs), outs
+
+
+def test_storage_needs_a_url_and_a_study_name():
+    with pytest.raises(ValueError, match="storage"):
+        tpe_search(lambda p: 0.0, {"x": [1, 2]}, n_trials=1, storage="study.db", study_name="s")
+    with pytest.raises(ValueError, match="study_name"):
+        tpe_search(lambda p: 0.0, {"x": [1, 2]}, n_trials=1, storage="sqlite:///:memory:")

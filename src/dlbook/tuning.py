@@ -379,6 +379,8 @@ def tpe_search(
     *,
     direction: str = "maximize",
     n_startup_trials: int = 10,
+    storage: str | None = None,
+    study_name: str | None = None,
 ) -> SearchResult:
     r"""Bayesian optimisation with Optuna's Tree-structured Parzen Estimator; return all trials and the best.
 
@@ -405,6 +407,13 @@ def tpe_search(
         direction: ``"maximize"`` or ``"minimize"`` the objective.
         n_startup_trials: random trials before TPE starts modelling (Optuna's
             default is 10, which leaves little for TPE in a small budget).
+        storage: an Optuna storage URL (``"sqlite:///study.db"``, or any database
+            Optuna supports, e.g. PostgreSQL): several processes or machines calling
+            ``tpe_search`` with the same ``storage`` and ``study_name`` share one study,
+            each running ``n_trials`` of it and each seeing the others' results. The
+            result then holds every finished trial of the study, from all workers.
+            ``None`` keeps the study in memory.
+        study_name: the shared study's name (required with ``storage``).
 
     >>> r = tpe_search(lambda p: -(p["x"] - 0.3) ** 2, {"x": ("uniform", 0.0, 1.0)}, n_trials=30, seed=0, n_startup_trials=5)
     >>> len(r.trials), abs(r.best.params["x"] - 0.3) < 0.05
@@ -419,6 +428,10 @@ def tpe_search(
     n_trials = _check_count("n_trials", n_trials)
     seed = _check_seed(seed)
     n_startup_trials = _check_count("n_startup_trials", n_startup_trials)
+    if storage is not None and (not isinstance(storage, str) or "://" not in storage):
+        raise ValueError(f"Invalid storage: {storage!r} (expected a URL such as 'sqlite:///study.db')")
+    if storage is not None and (not isinstance(study_name, str) or not study_name):
+        raise ValueError(f"Invalid study_name: {study_name!r} (a shared storage needs the study's name)")
 
     optuna = import_optuna()
 
@@ -448,8 +461,16 @@ def tpe_search(
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
-        study = optuna.create_study(direction=direction, sampler=sampler)
+        study = optuna.create_study(
+            direction=direction, sampler=sampler, storage=storage, study_name=study_name, load_if_exists=True
+        )
         study.optimize(optuna_objective, n_trials=n_trials, catch=())
+        if storage is not None:  # every worker's finished trials, in the order the study numbered them
+            finished = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
+            trials = [
+                Trial(t.number, dict(t.params), float("nan") if t.value is None else float(t.value))
+                for t in sorted(finished, key=lambda t: t.number)
+            ]
     finally:
         optuna.logging.set_verbosity(verbosity)
     return SearchResult("tpe", direction, trials)
