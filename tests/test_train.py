@@ -334,3 +334,54 @@ def test_fit_and_evaluate_compute_no_float64_on_the_accelerator(digits):
         history = fit(model, torch.optim.SGD(model.parameters(), lr=0.1), splits.train, splits.val, epochs=2)
         loss, acc = evaluate(model, splits.val)
     assert history.epochs == 2 and loss == pytest.approx(history.val_loss[-1]) and 0 < acc <= 1
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_a_training_step_reads_back_only_what_stays_on_the_host_on_a_gpu(optimizer, monkeypatch):
+    """The evidence for "no host sync in the step" that a CPU-only machine can give.
+
+    Every read of a tensor's value by the host during one step (dlbook's loss and
+    optimizer) is recorded with where it happened. On the CPU there are two kinds, and
+    neither makes a GPU wait: Adam's step counter, which torch.optim too keeps on the
+    CPU (``capturable=False``), and the loss's argument check, whose CPU branch reads
+    the value while on a GPU the same check queues ``torch._assert_async`` instead
+    (tests/test_validation.py checks that on a machine with CUDA). Anything else is a
+    sync the GPU would wait on. The PyTorch profiler's operator count per step (a
+    kernel launch each on a GPU) is printed.
+    """
+    import inspect
+
+    from torch.profiler import ProfilerActivity, profile
+
+    from dlbook import losses, optim
+    from dlbook.train import train_step
+
+    torch.manual_seed(0)
+    model = dlbook.models.mlp([784, 128, 10])
+    opt = getattr(optim, optimizer)(model.parameters(), lr=0.01)
+    x, y = torch.randn(64, 784), torch.randint(0, 10, (64,))
+    train_step(model, opt, x, y, losses.cross_entropy)  # the first step creates the optimizer's state
+    reads = []
+
+    def recorder(original):
+        def read(self, *args):
+            caller = inspect.stack()[1]
+            reads.append((caller.function, caller.filename.rsplit("/", 1)[-1], self.device.type))
+            return original(self, *args)
+        return read
+
+    monkeypatch.setattr(torch.Tensor, "item", recorder(torch.Tensor.item))
+    monkeypatch.setattr(torch.Tensor, "__bool__", recorder(torch.Tensor.__bool__))
+    train_step(model, opt, x, y, losses.cross_entropy)
+    monkeypatch.undo()
+    allowed = {("step", "optim.py"), ("check_values", "validation.py")}
+    others = [r for r in reads if r[:2] not in allowed]
+    assert not others, f"host reads a GPU would wait on: {others}"
+    if optimizer == "Adam":
+        assert ("step", "optim.py", "cpu") in reads  # the counter: on the CPU, as in torch.optim
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train_step(model, opt, x, y, losses.cross_entropy)
+    aten = [e for e in prof.events() if e.name.startswith("aten::")]
+    leaves = [e for e in aten if not any(c.name.startswith("aten::") for c in e.cpu_children)]
+    print(f"{optimizer}: {len(leaves)} innermost operators (about one kernel launch each on a GPU) per step")
+    assert leaves
