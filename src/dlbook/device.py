@@ -98,4 +98,4 @@ def describe_device(device: torch.device | None = None) -> str:
     if device.type == "mps":
         return f"Apple MPS ({platform.machine()}), PyTorch {torch.__version__}"
     threads = torch.get_num_threads()
-    return f"CPU ({platform.machine()}, {threads} threads), PyTorch {torch.__version__}"
+    return f"CPU ({platform.machine()}, {threads} thread{'' if threads == 1 else 's'}), PyTorch {torch.__version__}"
