@@ -7,6 +7,7 @@ Needs the ``book`` extra (jupytext, nbclient, ipykernel).
 from __future__ import annotations
 
 import base64
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -304,7 +305,6 @@ def build_inputs(repo: str | Path = ".") -> dict[str, str]:
     """
     import gzip
     import hashlib
-    import os
 
     import torch
     import torchvision
@@ -426,6 +426,10 @@ def notebook_pages(repo: str | Path = ".") -> list[Path]:
     return [p for p in pages if p.is_file() and "kernelspec:" in front_matter(p)]
 
 
+#: The variables that set the number of threads of PyTorch's CPU kernels (OpenMP, MKL).
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -> dict[str, int]:
     """Execute every notebook page into the build's jupyter-cache, as many at once as there are cores.
 
@@ -433,7 +437,8 @@ def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -
     executor runs them in a pool of processes (each in a fresh temporary directory, as
     the book's ``run_in_temp`` does) and stores each executed notebook in the very
     cache the build then reads, so the build finds every chapter executed ("Using
-    cached notebook"). A page whose execution fails is not cached: the build executes
+    cached notebook"). Each kernel runs with one thread (``OMP_NUM_THREADS=1``), one
+    kernel per core. A page whose execution fails is not cached: the build executes
     it again and reports its error there. Returns the counts of succeeded, excepted
     and errored pages.
     """
@@ -452,7 +457,18 @@ def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -
     logger = logging.getLogger("dlbook.build")
     logger.setLevel(logging.WARNING)
     executor = load_executor("temp-parallel", cache=cache, logger=logger)
-    result = executor.run_and_cache(timeout=timeout, allow_errors=False)
+    # One kernel per core, each with one thread: two-thread kernels side by side on two
+    # cores spend their time spinning in OpenMP barriers instead of computing.
+    saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+    os.environ.update({k: "1" for k in _THREAD_VARIABLES})
+    try:
+        result = executor.run_and_cache(timeout=timeout, allow_errors=False)
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
     return {"succeeded": len(result.succeeded), "excepted": len(result.excepted), "errored": len(result.errored)}
 
 
