@@ -492,3 +492,29 @@ def test_copy_button_copies_the_cell_code(browser, server):
     finally:
         context.close()
     assert copied.strip() and copied.strip() == shown.strip()
+
+
+def test_the_claims_ledger_lists_claims_of_every_chapter_all_true_and_the_errata(browser, server, visits):
+    assert "book/claims-ledger" in PAGES, "no claims ledger page in _toc.yml"
+    context = _new_context(browser, server, [Visit("book/claims-ledger")])
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/book/claims-ledger.html", wait_until="load")
+        claims = page.eval_on_selector_all(
+            "table.dlbook-ledger tbody tr",
+            "trs => trs.map(tr => [tr.id, tr.cells[0].querySelector('a').getAttribute('href'), tr.cells[3].innerText])",
+        )
+        errata = page.eval_on_selector_all("table.dlbook-errata tbody tr", "trs => trs.length")
+    finally:
+        context.close()
+    chapters = {p.split("/")[-1] for p in PAGES if re.match(r"\d\d-", p.split("/")[-1]) and has_code_cells(p)}
+    by_chapter = {}
+    for row_id, href, verdict in claims:
+        by_chapter.setdefault(href.split("#")[0].removesuffix(".html"), []).append(verdict)
+        anchor = href.split("#")[1]
+        assert row_id == f"ledger-{anchor}", (row_id, href)  # the row and the sentence link both ways
+    missing = sorted(chapters - set(by_chapter) - {"00-introduction"})
+    assert not missing, f"chapters with no checked claim in the ledger: {missing}"
+    false = [(c, v) for c, vs in by_chapter.items() for v in vs if v != "true"]
+    assert not false, f"claims false in this build: {false}"
+    assert errata > 0, "the errata table of the outline is empty"
