@@ -476,7 +476,9 @@ def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, para
     """Build the whole book (``jupyter-book build . -W -n --keep-going``) with a valid cache; return the exit code.
 
     With ``parallel=True`` the chapters are first executed into the cache several at a
-    time (:func:`execute_in_parallel`); the build then only renders them.
+    time (:func:`execute_in_parallel`); the build then only renders them. Every kernel
+    runs with one thread either way, so a serial and a parallel build print the same
+    numbers.
     """
     import subprocess
     import sys
@@ -495,7 +497,10 @@ def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, para
             flush=True,
         )
     jb = Path(sys.executable).with_name("jupyter-book")
-    result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo)
+    # A chapter the build itself executes (serial, or one the pool failed) also gets one thread:
+    # in chaotic settings (a huge learning rate) the thread count changes the numbers.
+    env = dict(os.environ, **{k: "1" for k in _THREAD_VARIABLES})
+    result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo, env=env)
     if result.returncode == 0:
         record_build(repo)
     return result.returncode
