@@ -71,12 +71,14 @@ def test_prepare_build_keeps_a_matching_cache_and_drops_a_stale_one(repo):
     cache, build = repo / ".jupyter_cache", repo / "_build"
     key, message = chapters.prepare_build(repo)
     assert message.startswith("first build")
-    cache.mkdir()
-    build.mkdir()
-    chapters.record_build(repo)
+    # the key is recorded at once: a build that then fails (a warning) keeps its executed chapters
     assert json.loads((repo / chapters.BUILD_KEY_FILE).read_text())["key"] == key
+    build.mkdir()
+    (cache / "executed").mkdir()  # a chapter executed with these inputs
     assert chapters.prepare_build(repo) == (key, "same data, versions, device and dlbook source as the cached chapters: reusing them")
-    assert cache.is_dir() and build.is_dir()
+    assert (cache / "executed").is_dir() and build.is_dir()
     (repo / "src" / "dlbook" / "optim.py").write_text("# changed\n", encoding="utf-8")
     new_key, message = chapters.prepare_build(repo)
-    assert new_key != key and message.startswith("sources changed") and not cache.exists() and not build.exists()
+    assert new_key != key and message.startswith("sources changed")
+    assert not (cache / "executed").exists() and not build.exists()  # dropped; only the new key is recorded
+    assert json.loads((repo / chapters.BUILD_KEY_FILE).read_text())["key"] == new_key

@@ -349,7 +349,7 @@ def build_key(repo: str | Path = ".", inputs: dict[str, str] | None = None) -> s
 
 
 def prepare_build(repo: str | Path = ".") -> tuple[str, str]:
-    """Drop the execution cache and ``_build`` unless they were made with today's :func:`build_key`.
+    """Drop the execution cache and ``_build`` unless they were made with today's :func:`build_key`; record the key.
 
     Returns ``(key, message)``: the message says whether this is a first build, a
     rebuild with the same inputs, or which inputs changed. Used by ``make book``
@@ -380,6 +380,10 @@ def prepare_build(repo: str | Path = ".") -> tuple[str, str]:
     if old is not None or cache.exists():
         shutil.rmtree(cache, ignore_errors=True)
         shutil.rmtree(build, ignore_errors=True)
+    # Recorded now, not after a successful build: every chapter the cache will hold is executed
+    # with these inputs, and a build that fails on a warning must not cost a full re-execution.
+    record.parent.mkdir(parents=True, exist_ok=True)
+    record.write_text(json.dumps({"key": key, "inputs": inputs}, indent=1))
     return key, message
 
 
@@ -501,6 +505,4 @@ def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, para
     # in chaotic settings (a huge learning rate) the thread count changes the numbers.
     env = dict(os.environ, **{k: "1" for k in _THREAD_VARIABLES})
     result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo, env=env)
-    if result.returncode == 0:
-        record_build(repo)
     return result.returncode
