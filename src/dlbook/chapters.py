@@ -231,12 +231,21 @@ def run_chapter(path: str | Path, out_dir: str | Path | None = None, *, timeout:
     nb = jupytext.read(path)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     start = time.perf_counter()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out)}}).execute()
+    with single_threaded_kernels():  # as the book is built, so the numbers are the book's
+        NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(out)}}).execute()
     seconds = time.perf_counter() - start
     notebook = out / f"{path.stem}.ipynb"
     nbformat.write(nb, notebook)
     figures = [fig.write(out / fig.filename(path.stem)) for fig in chapter_figures(nb)]
-    return ChapterRun(notebook=notebook, figures=figures, seconds=seconds, device=describe_device())
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # describe the device as the kernel saw it: one thread
+    try:
+        device = describe_device()
+    finally:
+        torch.set_num_threads(threads)
+    return ChapterRun(notebook=notebook, figures=figures, seconds=seconds, device=device)
 
 
 @dataclass
@@ -434,6 +443,28 @@ def notebook_pages(repo: str | Path = ".") -> list[Path]:
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+class single_threaded_kernels:
+    """While active, kernels started from this process run PyTorch with one CPU thread.
+
+    The book is built this way (:func:`build_book`), and :func:`run_chapter` runs a chapter
+    this way too, so that ``python -m dlbook run NN`` prints the book's numbers: in a few
+    chaotic settings (a huge learning rate) the thread count changes the last digits.
+    """
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
+        os.environ.update({k: "1" for k in _THREAD_VARIABLES})
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False
+
+
 def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -> dict[str, int]:
     """Execute every notebook page into the build's jupyter-cache, as many at once as there are cores.
 
@@ -463,16 +494,8 @@ def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -
     executor = load_executor("temp-parallel", cache=cache, logger=logger)
     # One kernel per core, each with one thread: two-thread kernels side by side on two
     # cores spend their time spinning in OpenMP barriers instead of computing.
-    saved = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
-    os.environ.update({k: "1" for k in _THREAD_VARIABLES})
-    try:
+    with single_threaded_kernels():
         result = executor.run_and_cache(timeout=timeout, allow_errors=False)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     return {"succeeded": len(result.succeeded), "excepted": len(result.excepted), "errored": len(result.errored)}
 
 
