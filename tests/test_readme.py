@@ -52,8 +52,10 @@ def test_commands_are_read_from_the_bash_blocks():
 # --------------------------------------------------------------------------- what each command promises
 
 
-def _printed_paths(out: str, label: str) -> list[Path]:
-    return [Path(line.split(":", 1)[1].strip()) for line in out.splitlines() if line.startswith(f"{label}:")]
+def _printed_paths(out: str, label: str, cwd: Path) -> list[Path]:
+    """The paths printed after ``label:``, relative ones taken from the command's working directory."""
+    paths = [Path(line.split(":", 1)[1].strip()) for line in out.splitlines() if line.startswith(f"{label}:")]
+    return [p if p.is_absolute() else cwd / p for p in paths]
 
 
 def _check_run(scratch: Path, result, command: str) -> None:
@@ -61,9 +63,9 @@ def _check_run(scratch: Path, result, command: str) -> None:
     chapter = re.search(r"run (\d\d)", command).group(1)
     source = next((scratch / "book").glob(f"{chapter}-*.md"))
     assert f"ran {source.name} in " in out, out
-    notebooks = _printed_paths(out, "notebook")
+    notebooks = _printed_paths(out, "notebook", scratch)
     assert len(notebooks) == 1 and notebooks[0].is_file(), out
-    figures = _printed_paths(out, "figure")
+    figures = _printed_paths(out, "figure", scratch)
     assert all(f.is_file() and f.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for f in figures), out
     # every figure the chapter shows: each {glue:figure} at least (glued figures are not "displayed")
     shown = len(re.findall(r"^```\{glue:figure\}", source.read_text(encoding="utf-8"), re.M))
@@ -82,6 +84,10 @@ def _check_jupytext(scratch: Path, result, command: str) -> None:
     assert not list((scratch / "book").glob("*.ipynb")), "a notebook was written into book/"
 
 
+def _check_mkdir(scratch: Path, result, command: str) -> None:
+    assert (scratch / command.split()[-1]).is_dir(), command
+
+
 def _check_build_inputs(scratch: Path, result, command: str) -> None:
     lines = dict(line.split(": ", 1) for line in result.stdout.strip().splitlines())
     assert {"data", "torch", "device", "sources", "key"} <= lines.keys(), result.stdout
@@ -89,6 +95,7 @@ def _check_build_inputs(scratch: Path, result, command: str) -> None:
 
 CHECKS: list[tuple[str, Callable]] = [
     (r"^(DLBOOK_DATASET=\w+ )?\.venv/bin/python -m dlbook run \d\d\b", _check_run),
+    (r"^mkdir -p _build/\w+$", _check_mkdir),
     (r"^\.venv/bin/jupytext --to notebook --output _build/", _check_jupytext),
     (r"^\.venv/bin/python -m dlbook build-inputs$", _check_build_inputs),
     (r"^\.venv/bin/jupyter lab ", None),  # interactive: see _serve
