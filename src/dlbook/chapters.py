@@ -396,17 +396,6 @@ def prepare_build(repo: str | Path = ".") -> tuple[str, str]:
     return key, message
 
 
-def record_build(repo: str | Path = ".") -> None:
-    """Write the key (and the inputs) the cache now holds chapters for; see :func:`prepare_build`."""
-    import json
-
-    repo = Path(repo)
-    inputs = build_inputs(repo)
-    record = repo / BUILD_KEY_FILE
-    record.parent.mkdir(parents=True, exist_ok=True)
-    record.write_text(json.dumps({"key": build_key(repo, inputs), "inputs": inputs}, indent=1))
-
-
 def notebook_pages(repo: str | Path = ".") -> list[Path]:
     """The pages of ``_toc.yml`` that are notebooks (MyST files with a ``kernelspec``), in reading order.
 
