@@ -6,8 +6,11 @@
    digits, every chapter executes on them, and every page says so in a warning box.
    That no connection attempt is left waiting is the network probe's own bound
    (``tests/test_data.py``), not a timing of the build.
-2. **Reproducible numbers.** Two clean builds glue identical values (every glued value
-   except measured times, names starting with ``time_``, and figures). Drills 1 and 2
+2. **Reproducible numbers.** Two clean builds glue identical values: every glued value
+   except measured times (names starting with ``time_``), sentences about where this
+   build found its data (names starting with ``source_``: the two builds reach the
+   digits by different roads) and figures. A claim is compared by its verdict (key,
+   claim, holds), not its evidence, which may quote a timing. Drills 1 and 2
    share the same two clean builds on the digits, each in a fresh copy of the repository
    with no cache: one offline (the fallback), one with ``DLBOOK_DATASET=digits``. The
    book's own build on Fashion-MNIST is the one ``make book`` makes (CI makes it once).
@@ -155,15 +158,22 @@ def test_the_book_builds_offline_on_the_fallback_data(clean_builds):
 
 
 def glued_values(book: Path) -> dict[str, dict]:
-    """Every glued value of a build (from myst-nb's ``*.glue.json``), except times and figures."""
+    """Every glued value of a build (from myst-nb's ``*.glue.json``), except times, sources and figures.
+
+    A claim (:mod:`dlbook.claims`) becomes its verdict: key, claim and holds.
+    """
     values = {}
     for path in sorted((book / "_build" / "jupyter_execute").rglob("*.glue.json")):
         page = path.relative_to(book / "_build" / "jupyter_execute").as_posix().removesuffix(".glue.json")
         for name, output in json.loads(path.read_text()).items():
             mimes = output.get("data", {})
-            if name.startswith("time_") or any(m.startswith("image/") for m in mimes):
+            if name.startswith(("time_", "source_")) or any(m.startswith("image/") for m in mimes):
                 continue
-            values[f"{page}::{name}"] = {m: v for m, v in mimes.items() if m.startswith("text/")}
+            if claims.CLAIM_MIME in mimes:
+                record = mimes[claims.CLAIM_MIME]
+                values[f"{page}::{name}"] = {k: record[k] for k in ("key", "claim", "holds")}
+            else:
+                values[f"{page}::{name}"] = {m: v for m, v in mimes.items() if m.startswith("text/")}
     return values
 
 
@@ -173,8 +183,10 @@ def test_two_clean_builds_glue_identical_values(clean_builds):
     assert a, "no glued values found: did the builds execute?"
     assert a.keys() == b.keys()
     differ = {k: (a[k], b[k]) for k in a if a[k] != b[k]}
-    assert not differ, "glued values differ between two clean builds (name them time_... if they are timings):\n" + \
-        "\n".join(f"  {k}: {x} != {y}" for k, (x, y) in list(differ.items())[:20])
+    assert not differ, (
+        "glued values differ between two clean builds (name them time_... if they are timings, "
+        "source_... if they say where the data came from):\n"
+        + "\n".join(f"  {k}: {x} != {y}" for k, (x, y) in list(differ.items())[:20]))
 
 
 @pytest.mark.slow
