@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlbook.chapters import find_chapter, run_chapter
+from dlbook.chapters import find_chapter, glue_in_kernel, run_chapter, sci
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
@@ -179,3 +179,34 @@ def test_parallel_execution_fills_the_cache_the_build_then_uses(tmp_path):
     again = subprocess.run([sys.executable, "-m", "dlbook", "build"], cwd=tmp_path, env=env,
                            capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "reusing them" in again.stdout, (again.stdout + again.stderr)[-3000:]
+
+
+@pytest.mark.parametrize("x, digits, printed", [
+    (1.8e-05, 1, "1.8 × 10⁻⁵"),
+    (3e-16, 0, "3 × 10⁻¹⁶"),
+    (-2.5e9, 1, "-2.5 × 10⁹"),
+    (0.78, 1, "0.78"),          # exponent -1: written out
+    (3.14159, 1, "3.1"),        # exponent 0: the mantissa
+    (0.0996, 1, "0.1"),         # rounds up into the plain range
+    (9.96, 1, "1.0 × 10¹"),     # rounds up out of it
+    (0.0, 1, "0"),
+    (float("inf"), 1, "inf"),
+])
+def test_sci_prints_numbers_as_a_book_does(x, digits, printed):
+    assert sci(x, digits) == printed
+
+
+def test_sci_takes_zero_dimensional_tensors_and_rejects_what_is_not_a_number():
+    import torch
+
+    assert sci(torch.tensor(2e-7)) == "2.0 × 10⁻⁷"
+    for bad in ("1e-5", None, True, torch.ones(2)):
+        with pytest.raises(TypeError, match="real number"):
+            sci(bad)
+    with pytest.raises(ValueError, match="digits"):
+        sci(1.0, -1)
+
+
+def test_glue_in_kernel_is_a_no_op_outside_a_kernel(capsys):
+    assert glue_in_kernel("anything", 1) is False
+    assert capsys.readouterr().out == ""

@@ -447,22 +447,29 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
     assert holder[0].outside_requests == []
 
 
+def _read_page(browser, server, name: str, queries: dict[str, tuple[str, str]]) -> dict:
+    """Open page ``name`` in a fresh context and return, for each query ``key: (selector,
+    script)``, the script's result on the elements the selector matches."""
+    context = _new_context(browser, server, [Visit(name)])
+    try:
+        page = context.new_page()
+        page.goto(f"{server}/{name}.html", wait_until="load")
+        return {key: page.eval_on_selector_all(selector, script) for key, (selector, script) in queries.items()}
+    finally:
+        context.close()
+
+
 def test_execution_report_lists_every_executed_page_with_its_time_data_and_device(browser, server, visits):
     from dlbook.data import resolve_dataset
 
     assert "book/execution-report" in PAGES, "no execution report page in _toc.yml"
-    context = _new_context(browser, server, [Visit("book/execution-report")])
-    try:
-        page = context.new_page()
-        page.goto(f"{server}/book/execution-report.html", wait_until="load")
-        rows = page.eval_on_selector_all(
-            "article table.dlbook-exec-table tbody tr",
-            "trs => trs.map(tr => [tr.cells[0].querySelector('a').getAttribute('href'),"
-            " ...Array.from(tr.cells).map(td => td.innerText.trim())])",
-        )
-        headers = page.eval_on_selector_all("article table thead th", "ths => ths.map(th => th.innerText.trim())")
-    finally:
-        context.close()
+    found = _read_page(browser, server, "book/execution-report", {
+        "rows": ("article table.dlbook-exec-table tbody tr",
+                 "trs => trs.map(tr => [tr.cells[0].querySelector('a').getAttribute('href'),"
+                 " ...Array.from(tr.cells).map(td => td.innerText.trim())])"),
+        "headers": ("article table thead th", "ths => ths.map(th => th.innerText.trim())"),
+    })
+    rows, headers = found["rows"], found["headers"]
     assert headers == ["page", "executed", "method", "run time (s)", "status", "dataset", "device"], headers
     by_doc = {row[0].removesuffix(".html"): dict(zip(headers, row[1:])) for row in rows}
     executed = [p for p in PAGES if has_code_cells(p)]
@@ -498,17 +505,13 @@ def test_copy_button_copies_the_cell_code(browser, server):
 
 def test_the_claims_ledger_lists_claims_of_every_chapter_all_true_and_the_errata(browser, server, visits):
     assert "book/claims-ledger" in PAGES, "no claims ledger page in _toc.yml"
-    context = _new_context(browser, server, [Visit("book/claims-ledger")])
-    try:
-        page = context.new_page()
-        page.goto(f"{server}/book/claims-ledger.html", wait_until="load")
-        claims = page.eval_on_selector_all(
-            "table.dlbook-ledger tbody tr",
-            "trs => trs.map(tr => [tr.id, tr.cells[0].querySelector('a').getAttribute('href'), tr.cells[3].innerText])",
-        )
-        errata = page.eval_on_selector_all("table.dlbook-errata tbody tr", "trs => trs.length")
-    finally:
-        context.close()
+    found = _read_page(browser, server, "book/claims-ledger", {
+        "claims": ("table.dlbook-ledger tbody tr",
+                   "trs => trs.map(tr => [tr.id, tr.cells[0].querySelector('a').getAttribute('href'),"
+                   " tr.cells[3].innerText])"),
+        "errata": ("table.dlbook-errata tbody tr", "trs => trs.length"),
+    })
+    claims, errata = found["claims"], found["errata"]
     chapters = {p.split("/")[-1] for p in PAGES if re.match(r"\d\d-", p.split("/")[-1]) and has_code_cells(p)}
     by_chapter = {}
     for row_id, href, verdict in claims:

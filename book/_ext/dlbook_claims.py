@@ -17,12 +17,9 @@ with one key (the anchors would clash) are a build warning, so an error under ``
 from __future__ import annotations
 
 import html
-import json
-from pathlib import Path
 
-from docutils import nodes
+from dlbook_pages import add_generated_directive, read_glue
 from sphinx.util import logging
-from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
@@ -30,33 +27,14 @@ CLAIM_MIME = "application/vnd.dlbook.claim+json"
 ERRATUM_MIME = "application/vnd.dlbook.erratum+json"
 
 
-class ledger_node(nodes.General, nodes.Element):
-    """Placeholder replaced by the two tables when the page is resolved."""
-
-
-class ClaimsLedgerDirective(SphinxDirective):
-    has_content = False
-
-    def run(self):
-        self.env.dlbook_ledger_docs = getattr(self.env, "dlbook_ledger_docs", set()) | {self.env.docname}
-        return [ledger_node()]
-
-
 def collect(app) -> tuple[list[dict], list[dict]]:
     """Every claim and erratum glued by the book's pages, in table-of-contents order."""
-    config = getattr(app.env, "mystnb_config", None)
-    folder = Path(config.output_folder) if config is not None and config.output_folder else None
     claims, errata = [], []
-    if folder is None:
-        return claims, errata
     order = list(app.env.found_docs)
     with_toc = [d for d in _toc_order(app) if d in app.env.found_docs]
     order = with_toc + sorted(set(order) - set(with_toc))
     for docname in order:
-        path = folder / f"{docname}.glue.json"
-        if not path.is_file():
-            continue
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_glue(app, docname)
         title = app.env.titles[docname].astext() if docname in app.env.titles else docname
         for name, output in sorted(data.items()):
             bundle = output.get("data", {})
@@ -86,10 +64,8 @@ def _table(headers: list[str], rows: list[list[str]], css: str) -> str:
     return f'<table class="table {css}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
 
-def fill_ledger(app, doctree, docname) -> None:
-    nodes_ = list(doctree.findall(ledger_node))
-    if not nodes_:
-        return
+def render_ledger(app, docname: str) -> str:
+    """The two tables, with a summary line above each."""
     claims, errata = collect(app)
     seen: dict[str, str] = {}
     for c in claims:
@@ -131,18 +107,10 @@ def fill_ledger(app, doctree, docname) -> None:
         f"<p>{len(errata)} statements of the outline that the chapters test.</p>",
         _table(["chapter", "the outline says", "verdict", "correct value"], errata_rows, "dlbook-errata"),
     ]
-    for node in nodes_:
-        node.replace_self(nodes.raw("", "\n".join(parts), format="html"))
-
-
-def always_outdated(app, env, added, changed, removed):
-    """The ledger depends on every page: read it again on every build."""
-    return sorted(getattr(env, "dlbook_ledger_docs", set()))
+    return "\n".join(parts)
 
 
 def setup(app):
-    app.add_node(ledger_node, html=(lambda self, node: None, lambda self, node: None))
-    app.add_directive("claims-ledger", ClaimsLedgerDirective)
-    app.connect("env-get-outdated", always_outdated)
-    app.connect("doctree-resolved", fill_ledger)
+    app.setup_extension("dlbook_pages")
+    add_generated_directive(app, "claims-ledger", render_ledger)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

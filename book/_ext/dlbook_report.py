@@ -12,42 +12,18 @@ from __future__ import annotations
 
 import datetime
 import html
-import json
-from pathlib import Path
 
-from docutils import nodes
-from sphinx.util.docutils import SphinxDirective
+from dlbook_pages import add_generated_directive, read_glue
 
 STAMP_MIME = "application/vnd.dlbook.stamp+json"
 
 
-class report_node(nodes.General, nodes.Element):
-    """Placeholder replaced by the table when the page is resolved."""
-
-
-class ExecTableDirective(SphinxDirective):
-    has_content = False
-
-    def run(self):
-        self.env.dlbook_report_docs = getattr(self.env, "dlbook_report_docs", set()) | {self.env.docname}
-        return [report_node()]
-
-
 def _stamp(app, docname: str) -> dict:
-    config = getattr(app.env, "mystnb_config", None)
-    if config is None or not config.output_folder:
-        return {}
-    path = Path(config.output_folder) / f"{docname}.glue.json"
-    if not path.is_file():
-        return {}
-    output = json.loads(path.read_text(encoding="utf-8")).get("dlbook_stamp", {})
-    return output.get("data", {}).get(STAMP_MIME, {})
+    return read_glue(app, docname).get("dlbook_stamp", {}).get("data", {}).get(STAMP_MIME, {})
 
 
-def fill_report(app, doctree, docname) -> None:
-    placeholders = list(doctree.findall(report_node))
-    if not placeholders:
-        return
+def render_report(app, docname: str) -> str:
+    """The table: one row per executed page."""
     from myst_nb.sphinx_ import NbMetadataCollector
 
     rows = []
@@ -74,20 +50,11 @@ def fill_report(app, doctree, docname) -> None:
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     head = "".join(f"<th>{h}</th>" for h in
                    ["page", "executed", "method", "run time (s)", "status", "dataset", "device"])
-    table = (f'<table class="table dlbook-exec-table"><thead><tr>{head}</tr></thead>'
-             f'<tbody>{"".join(rows)}</tbody></table>')
-    for node in placeholders:
-        node.replace_self(nodes.raw("", table, format="html"))
-
-
-def always_outdated(app, env, added, changed, removed):
-    """The report depends on every page's execution: read it again on every build."""
-    return sorted(getattr(env, "dlbook_report_docs", set()))
+    return (f'<table class="table dlbook-exec-table"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>')
 
 
 def setup(app):
-    app.add_node(report_node, html=(lambda self, node: None, lambda self, node: None))
-    app.add_directive("dlbook-exec-table", ExecTableDirective)
-    app.connect("env-get-outdated", always_outdated)
-    app.connect("doctree-resolved", fill_report)
+    app.setup_extension("dlbook_pages")
+    add_generated_directive(app, "dlbook-exec-table", render_report)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

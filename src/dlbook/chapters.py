@@ -69,16 +69,30 @@ class Stamp:
 STAMP_MIME = "application/vnd.dlbook.stamp+json"
 
 
-def _glue_stamp(data, device) -> None:
-    """Inside a kernel, glue (not shown) what the page ran on, for the execution report's columns."""
+def glue_in_kernel(name: str, obj) -> bool:
+    """Glue ``obj`` under ``name`` (not displayed) when running in a kernel; say whether it did.
+
+    What the build's generated pages read (the stamp's record, a claim for the ledger)
+    goes through here: a plain Python session or a doctest has no page to glue to, and
+    ``myst_nb.glue`` would print there, so outside IPython this does nothing.
+
+    >>> glue_in_kernel("dlbook_example", 1)
+    False
+    """
     try:
         from IPython import get_ipython
     except ImportError:  # pragma: no cover - IPython comes with the book extra
-        return
+        return False
     if get_ipython() is None:
-        return
+        return False
     from myst_nb import glue
 
+    glue(name, obj, display=False)
+    return True
+
+
+def _glue_stamp(data, device) -> None:
+    """Inside a kernel, glue (not shown) what the page ran on, for the execution report's columns."""
     from dlbook.device import describe_device
 
     class _Record:
@@ -91,7 +105,7 @@ def _glue_stamp(data, device) -> None:
             }
             return {STAMP_MIME: record, "text/plain": ""}
 
-    glue("dlbook_stamp", _Record(), display=False)
+    glue_in_kernel("dlbook_stamp", _Record())
 
 
 def stamp(data, device) -> Stamp:
@@ -137,6 +151,43 @@ def stamp(data, device) -> Stamp:
     else:
         lines += [f"**Note:** {note}" for note in data.notes]
     return Stamp(lines, warning)
+
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def sci(x, digits: int = 1) -> str:
+    """A number as a book prints it: ``1.8 × 10⁻⁵`` rather than ``1.8e-05``.
+
+    ``digits`` digits after the mantissa's point; between 0.1 and 10 (exponent −1 or 0)
+    the number is written out plainly (``0.78``, ``3.1``); 0 is ``0``; NaN and infinities
+    are written as Python writes them.
+
+    >>> sci(1.8e-05), sci(3e-16, 0), sci(0.78), sci(3.14159), sci(0.0), sci(-2.5e9)
+    ('1.8 × 10⁻⁵', '3 × 10⁻¹⁶', '0.78', '3.1', '0', '-2.5 × 10⁹')
+    """
+    import math
+    import numbers
+
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        if hasattr(x, "item") and getattr(x, "ndim", None) == 0:  # a 0-d tensor or array
+            x = x.item()
+        else:
+            raise TypeError(f"sci() takes a real number, got {type(x).__name__}")
+    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
+        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
+    x = float(x)
+    if x == 0:
+        return "0"
+    if not math.isfinite(x):
+        return str(x)
+    mantissa, exponent = f"{x:.{digits}e}".split("e")
+    exponent = int(exponent)
+    if exponent == 0:
+        return mantissa
+    if exponent == -1:
+        return f"{x:.{digits + 1}g}"
+    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
 def table(rows, headers, formats=None) -> "object":

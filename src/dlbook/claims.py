@@ -46,20 +46,10 @@ GLUE_PREFIX = {"claim": "dlbook_claim_", "erratum": "dlbook_erratum_"}
 
 
 def _glue_for_ledger(kind: str, obj) -> None:
-    """Glue ``obj`` (not displayed) so that the ledger page can read it from the page's glue data.
+    """Glue ``obj`` (not displayed) so that the ledger page can read it from the page's glue data."""
+    from dlbook.chapters import glue_in_kernel
 
-    Only inside a kernel (IPython running): a plain Python session or a doctest has no
-    page, and ``myst_nb.glue`` would print there.
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with the book extra
-        return
-    if get_ipython() is None:
-        return
-    from myst_nb import glue
-
-    glue(GLUE_PREFIX[kind] + obj.key.replace("-", "_"), obj, display=False)
+    glue_in_kernel(GLUE_PREFIX[kind] + obj.key.replace("-", "_"), obj)
 
 
 class ClaimError(AssertionError):
