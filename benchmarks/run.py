@@ -30,6 +30,17 @@ can) and read its report::
     ``fit`` and the bare loop alternate, ``--repeats`` times each, and the fastest run
     of each counts: on a shared machine it is the run least disturbed by others.
 
+(c) **A seed study in one model.** Five seeds of the same 784-128-10 MLP, one epoch
+    each on the same data, each seed with its own initialization and batch order: five
+    models trained one after another, against the five stacked into one with
+    ``torch.func.stack_module_state`` and trained together under ``vmap`` (one batched
+    matrix product where there were five, one optimizer step over the stacked
+    parameters). The two agree to float rounding (the report prints the largest
+    difference of the weights). No target: on a CPU the matrix products dominate and the
+    stacking gains little; on a GPU, where a step this small is bound by kernel launches,
+    it divides the launches by the number of seeds. It measures whether rewriting the
+    chapters' seed studies this way would pay on the machine at hand.
+
 Targets: cold build ≤ 600 s (the parallel one, what ``make book`` does), no chapter over
 90 s alone, the parallel cold build ≤ 0.65 × the serial one, no-change rebuild ≤ 15 s,
 ``fit`` ≤ 1.15 × the bare loop, and ``fit`` ≥ 10 × faster than the torchvision path. The
@@ -264,6 +275,88 @@ def bench_epoch(device_name: str | None, repeats: int) -> dict:
     }
 
 
+# --------------------------------------------------------------------------- (c) seed study
+
+
+def bench_seeds(device_name: str | None, repeats: int, n_seeds: int = 5) -> dict:
+    import copy
+
+    import torch
+    from torch import nn
+    from torch.func import functional_call, stack_module_state, vmap
+
+    import dlbook
+    from dlbook.models import mlp
+
+    device = dlbook.get_device(device_name)
+    n, batch, lr = 60_000, 64, 0.05
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 784, generator=g).to(device)
+    y = torch.randint(0, 10, (n,), generator=g).to(device)
+    seeds = list(range(n_seeds))
+    orders = torch.stack([torch.randperm(n, generator=torch.Generator().manual_seed(s)) for s in seeds]).to(device)
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    def models():
+        out = []
+        for s in seeds:
+            torch.manual_seed(s)
+            out.append(mlp([784, 128, 10]).to(device))
+        return out
+
+    def one_by_one():
+        trained = models()
+        sync()
+        start = time.perf_counter()
+        for k, model in enumerate(trained):
+            opt = torch.optim.SGD(model.parameters(), lr=lr)
+            for i in range(0, n, batch):
+                idx = orders[k, i : i + batch]
+                opt.zero_grad()
+                nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+                opt.step()
+        sync()
+        return time.perf_counter() - start, [dict(m.named_parameters()) for m in trained]
+
+    def stacked():
+        trained = models()
+        params, buffers = stack_module_state(trained)
+        params = {name: p.detach().requires_grad_() for name, p in params.items()}
+        skeleton = copy.deepcopy(trained[0]).to("meta")
+
+        def forward(p, b, xb):
+            return functional_call(skeleton, (p, b), (xb,))
+
+        opt = torch.optim.SGD(params.values(), lr=lr)
+        sync()
+        start = time.perf_counter()
+        for i in range(0, n, batch):
+            idx = orders[:, i : i + batch]                      # (seeds, batch): each seed's own rows
+            logits = vmap(forward)(params, buffers, x[idx])     # (seeds, batch, 10)
+            losses = nn.functional.cross_entropy(logits.flatten(0, 1), y[idx].flatten(), reduction="none")
+            opt.zero_grad()
+            losses.view(n_seeds, -1).mean(dim=1).sum().backward()  # each seed's mean loss; sums never mix seeds
+            opt.step()
+        sync()
+        return time.perf_counter() - start, params
+
+    print(f"(c) a seed study: {n_seeds} seeds x one epoch, one by one and stacked under vmap, on {device} ...", flush=True)
+    one_times, stacked_times = [], []
+    for _ in range(repeats):
+        t, separate = one_by_one()
+        one_times.append(t)
+        t, together = stacked()
+        stacked_times.append(t)
+    difference = max(
+        (together[name][k] - separate[k][name]).abs().max().item() for k in range(n_seeds) for name in together
+    )
+    return {"one_by_one_s": min(one_times), "stacked_s": min(stacked_times), "difference": difference,
+            "n_seeds": n_seeds}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -275,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-build", action="store_true", help="skip (a), the book build")
     parser.add_argument("--skip-train", action="store_true", help="skip (b), the training epoch")
+    parser.add_argument("--skip-seeds", action="store_true", help="skip (c), the seed study")
     parser.add_argument("--device", choices=["cpu", "cuda", "mps"], help="device for (b) (default: dlbook.get_device())")
     parser.add_argument("--threads", type=int, help="torch.set_num_threads for (b) (default: PyTorch's choice)")
     parser.add_argument("--repeats", type=int, default=5, help="epochs of fit and of the bare loop (the fastest counts)")
@@ -329,6 +423,19 @@ def main(argv: list[str] | None = None) -> int:
             f"{e['augment_per_image_ms']:.1f} ms, {e['augment_per_image_ms'] / e['augment_ms']:.0f}x)",
         ]
         missed += (over_bare > t["fit_over_bare"]) + (speedup < t["torchvision_over_fit"])
+    if not args.skip_seeds:
+        if args.threads:
+            import torch
+
+            torch.set_num_threads(args.threads)
+        c = bench_seeds(args.device, min(args.repeats, 3))
+        lines += [
+            "",
+            f"(c) a seed study: {c['n_seeds']} seeds x one epoch of the 784-128-10 MLP (best of {min(args.repeats, 3)})",
+            f"    one model at a time    {c['one_by_one_s']:8.2f} s",
+            f"    stacked under vmap     {c['stacked_s']:8.2f} s   ({c['one_by_one_s'] / c['stacked_s']:.2f}x as fast; no target)",
+            f"    largest weight difference between the two: {c['difference']:.1e} (float rounding)",
+        ]
     print("\n".join(lines))
     print(f"\n{'all targets met' if not missed else f'{missed} target(s) missed'}")
     return 1 if missed else 0
