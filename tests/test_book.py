@@ -210,3 +210,30 @@ def test_sci_takes_zero_dimensional_tensors_and_rejects_what_is_not_a_number():
 def test_glue_in_kernel_is_a_no_op_outside_a_kernel(capsys):
     assert glue_in_kernel("anything", 1) is False
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
+def test_figures_tables_and_exercises_are_numbered_per_chapter(tmp_path):
+    shutil.copy(ROOT / "_config.yml", tmp_path)
+    shutil.copy(ROOT / "references.bib", tmp_path)
+    shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: 00-introduction\nchapters:\n  - file: 07-numbers\n  - file: appendix\n")
+    table = "```{{table}} {caption}\n:name: {name}\n\n| a |\n|---|\n| 1 |\n```\n\n"
+    exercise = "```{{exercise}}\n:label: {label}\n\nText.\n```\n\n"
+    (tmp_path / "00-introduction.md").write_text(HEADER + table.format(caption="Intro", name="t-intro"))
+    (tmp_path / "07-numbers.md").write_text(
+        HEADER + table.format(caption="First", name="t-first") + table.format(caption="Second", name="t-second")
+        + exercise.format(label="ex-a") + exercise.format(label="ex-b") + "See {numref}`t-second`.\n")
+    (tmp_path / "appendix.md").write_text(HEADER + table.format(caption="Appendix", name="t-app"))
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    result = subprocess.run([str(JUPYTER_BOOK), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    html = {name: (tmp_path / "_build" / "html" / f"{name}.html").read_text()
+            for name in ("00-introduction", "07-numbers", "appendix")}
+    assert "Table 7.1" in html["07-numbers"] and "Table 7.2" in html["07-numbers"]
+    assert "Exercise 7.1" in html["07-numbers"] and "Exercise 7.2" in html["07-numbers"]
+    assert '<span class="std std-numref">Table 7.2</span>' in html["07-numbers"]  # the {numref} reads it too
+    assert "Table 3" not in html["07-numbers"] and "Exercise 1" not in html["07-numbers"]
+    assert "Table 1" in html["00-introduction"] and "Table 1" in html["appendix"]  # no chapter number: 1, 2, ...
