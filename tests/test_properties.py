@@ -27,7 +27,8 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlbook import activations, data, losses
+from dlbook import data, losses
+from test_activations import CASES as ACTIVATION_PAIRS  # dlbook's activations beside torch's, one table
 
 # No example database: a run leaves no .hypothesis/ folder in the repository, and CI and a
 # laptop draw the same way (derandomize: each test's examples follow from its own code).
@@ -162,17 +163,6 @@ def test_cross_entropy_equals_torchs_in_any_layout(n, c, layout, dtype, reductio
         lambda z: F.cross_entropy(z, target, reduction=reduction),
         lambda: (laid_out((n, c), layout, dtype, seed, scale),),
     )
-
-
-ACTIVATION_PAIRS = {
-    "relu": (activations.relu, torch.relu),
-    "tanh": (activations.tanh, torch.tanh),
-    "sigmoid": (activations.sigmoid, torch.sigmoid),
-    "leaky_relu": (activations.leaky_relu, F.leaky_relu),
-    "leaky_relu_0.3": (functools.partial(activations.leaky_relu, negative_slope=0.3), functools.partial(F.leaky_relu, negative_slope=0.3)),
-    "gelu": (activations.gelu, F.gelu),
-    "gelu_tanh": (functools.partial(activations.gelu, approximate="tanh"), functools.partial(F.gelu, approximate="tanh")),
-}
 
 
 @FAST
