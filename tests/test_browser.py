@@ -36,7 +36,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import yaml
+
+from dlbook.chapters import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -57,24 +58,7 @@ CHROMIUM_ARGS = [
 SOURCES = ["book", "_config.yml", "_toc.yml", "references.bib"]
 
 
-def toc_pages(toc_path: Path = ROOT / "_toc.yml") -> list[str]:
-    """Every document in ``_toc.yml``, in reading order (root first; parts and sections included)."""
-    toc = yaml.safe_load(toc_path.read_text())
-    pages = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.append(entry["file"])
-            for key in ("parts", "chapters", "sections"):
-                walk(entry.get(key))
-
-    for key in ("parts", "chapters", "sections"):
-        walk(toc.get(key))
-    return pages
-
-
-PAGES = toc_pages()
+PAGES = toc_pages(ROOT)
 CHAPTERS = [p for p in PAGES if re.match(r"\d\d-", Path(p).name)]
 
 

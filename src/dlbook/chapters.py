@@ -447,35 +447,42 @@ def prepare_build(repo: str | Path = ".") -> tuple[str, str]:
     return key, message
 
 
+def toc_pages(repo: str | Path = ".") -> list[str]:
+    """Every document of ``_toc.yml`` (``book/01-gradients``), in reading order: root first,
+    then parts, chapters and sections as they nest.
+
+    >>> toc_pages()[:2]
+    ['book/00-introduction', 'book/01-gradients']
+    """
+    import yaml
+
+    toc = yaml.safe_load((Path(repo) / "_toc.yml").read_text(encoding="utf-8"))
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            for key in ("parts", "chapters", "sections"):
+                walk(entry.get(key))
+
+    for key in ("parts", "chapters", "sections"):
+        walk(toc.get(key))
+    return pages
+
+
 def notebook_pages(repo: str | Path = ".") -> list[Path]:
     """The pages of ``_toc.yml`` that are notebooks (MyST files with a ``kernelspec``), in reading order.
 
     >>> [p.name for p in notebook_pages()][:2]
     ['00-introduction.md', '01-gradients.md']
     """
-    import yaml
 
-    repo = Path(repo)
-    toc = yaml.safe_load((repo / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-            walk(entry.get("chapters"))
-            for part in entry.get("parts", []) or []:
-                walk(part.get("chapters"))
-
-    walk(toc.get("chapters"))
-    for part in toc.get("parts", []) or []:
-        walk(part.get("chapters"))
     def front_matter(path: Path) -> str:
         text = path.read_text(encoding="utf-8")
         return text.split("---", 2)[1] if text.startswith("---") else ""
 
-    pages = [repo / f"{f}.md" for f in files]
+    pages = [Path(repo) / f"{page}.md" for page in toc_pages(repo)]
     return [p for p in pages if p.is_file() and "kernelspec:" in front_matter(p)]
 
 
@@ -549,7 +556,6 @@ def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, para
     """
     import subprocess
     import sys
-    import time
 
     repo = Path(repo).resolve()
     key, message = prepare_build(repo)
@@ -566,6 +572,6 @@ def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, para
     jb = Path(sys.executable).with_name("jupyter-book")
     # A chapter the build itself executes (serial, or one the pool failed) also gets one thread:
     # in chaotic settings (a huge learning rate) the thread count changes the numbers.
-    env = dict(os.environ, **{k: "1" for k in _THREAD_VARIABLES})
-    result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo, env=env)
+    with single_threaded_kernels():
+        result = subprocess.run([str(jb), "build", ".", "-W", "-n", "--keep-going", *extra_args], cwd=repo)
     return result.returncode
