@@ -154,11 +154,9 @@ def _weighted_mean(losses: list[torch.Tensor], sizes: list[int]) -> float:
     the result needs anyway) and summed there in float64, a dtype every device's
     results convert to, though Apple's MPS cannot compute in it.
     """
-    values = torch.stack(losses).reshape(-1).cpu().double().tolist()
-    total = 0.0
-    for value, size in zip(values, sizes):
-        total += value * size
-    return total / sum(sizes)
+    with torch.no_grad():
+        values = torch.stack(losses).reshape(-1).cpu().double()
+        return (values * torch.tensor(sizes, dtype=torch.float64)).sum().item() / sum(sizes)
 
 
 def train_step(
@@ -410,10 +408,7 @@ def fit(
             bar.update()
         seen = sum(sizes)
         # The device is waited for once per epoch, not once per batch.
-        with torch.no_grad():
-            weights = torch.tensor(sizes, dtype=torch.float64)
-            total_loss = (torch.stack(losses).reshape(-1).cpu().double() * weights).sum()
-        history.train_loss.append(total_loss.item() / seen)
+        history.train_loss.append(_weighted_mean(losses, sizes))
         history.train_acc.append(_correct(torch.cat(outputs), torch.cat(targets)).item() / seen if outputs else math.nan)
         history.epoch_time.append(time.perf_counter() - start)
         if val is not None:
