@@ -167,16 +167,13 @@ def sci(x, digits: int = 1) -> str:
     ('1.8 × 10⁻⁵', '3 × 10⁻¹⁶', '0.78', '3.1', '0', '-2.5 × 10⁹')
     """
     import math
-    import numbers
 
-    if isinstance(x, bool) or not isinstance(x, numbers.Real):
-        if hasattr(x, "item") and getattr(x, "ndim", None) == 0:  # a 0-d tensor or array
-            x = x.item()
-        else:
-            raise TypeError(f"sci() takes a real number, got {type(x).__name__}")
-    if isinstance(digits, bool) or not isinstance(digits, int) or digits < 0:
-        raise ValueError(f"digits must be a non-negative integer, got {digits!r}")
-    x = float(x)
+    from dlbook.validation import check_int, check_real
+
+    if hasattr(x, "item") and getattr(x, "ndim", None) == 0:  # a 0-d tensor or array
+        x = x.item()
+    x = check_real("x", x)
+    digits = check_int("digits", digits, low=0)
     if x == 0:
         return "0"
     if not math.isfinite(x):

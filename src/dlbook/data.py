@@ -175,7 +175,7 @@ class Splits:
         """
         n = len(self.x_train)
         check_int("n_train", n_train, low=1, high=n)
-        g = torch.Generator().manual_seed(_check_seed(seed))
+        g = torch.Generator().manual_seed(check_seed(seed))
         idx = torch.randperm(n, generator=g)[:n_train].to(self.x_train.device)
         return replace(self, x_train=self.x_train[idx], y_train=self.y_train[idx])
 
@@ -208,7 +208,6 @@ def _as_device(device) -> torch.device:
         raise ValueError(f"Invalid device: {device!r} (expected e.g. 'cpu', 'cuda', 'cuda:0' or 'mps')") from exc
 
 
-_check_seed = check_seed  # one rule for seeds in every module: an integer in [0, 2**32)
 
 
 def data_dir(root: str | os.PathLike | None = None) -> Path:
@@ -412,7 +411,7 @@ def _load_torchvision(dataset: str, root, *, download: bool, val_size: int | Non
 
     cls = datasets.MNIST if dataset == "mnist" else datasets.FashionMNIST
     title = _TITLES[dataset]
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     root = data_dir(root)
     raw = _raw_dir(dataset, root)
     if download and not _files_present(raw):
@@ -543,7 +542,7 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: 
     ...
     ValueError: Invalid fractions: val_fraction=0.9, test_fraction=0.2 (each in (0, 1), sum below 1)
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
         raise ValueError(
             f"Invalid fractions: val_fraction={val_fraction!r}, test_fraction={test_fraction!r} "

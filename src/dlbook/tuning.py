@@ -167,7 +167,6 @@ def _check_count(name: str, value: Any, minimum: int = 1) -> int:
     return check_int(name, value, low=minimum)
 
 
-_check_seed = check_seed  # an integer in [0, 2**32): optuna's TPESampler hands it to NumPy's legacy seeding
 
 
 def _score(objective: Objective, params: dict[str, Any]) -> float:
@@ -341,7 +340,7 @@ def random_search(
     _check_common(objective, direction)
     space = _check_space(space)
     n_trials = _check_count("n_trials", n_trials)
-    rng = np.random.default_rng(_check_seed(seed))
+    rng = np.random.default_rng(check_seed(seed))
     trials = []
     for i in range(n_trials):
         params = sample(space, rng)
@@ -426,7 +425,7 @@ def tpe_search(
     _check_common(objective, direction)
     space = _check_space(space)
     n_trials = _check_count("n_trials", n_trials)
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     n_startup_trials = _check_count("n_startup_trials", n_startup_trials)
     if storage is not None and (not isinstance(storage, str) or "://" not in storage):
         raise ValueError(f"Invalid storage: {storage!r} (expected a URL such as 'sqlite:///study.db')")
