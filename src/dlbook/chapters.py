@@ -187,6 +187,63 @@ def sci(x, digits: int = 1) -> str:
     return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
 
 
+def mean_spread(values, spec: str = ".1%") -> str:
+    """``"mean ± spread"`` of one value per seed (:func:`dlbook.claims.summarize`), for prose.
+
+    The spread gets one more digit when ``spec`` would round a non-zero spread to 0,
+    so that a small spread never reads as none.
+
+    >>> mean_spread([0.80, 0.82, 0.81])
+    '81.0% ± 1.0%'
+    >>> mean_spread([0.8100, 0.8102, 0.8101])
+    '81.0% ± 0.01%'
+    """
+    from dlbook.claims import summarize
+
+    s = summarize(values)
+    spread = f"{s.spread:{spec}}"
+    if float(spread.rstrip("%")) == 0 and s.spread > 0:
+        spread = f"{s.spread:.{int(spec[1]) + 1}{spec[2:]}}"
+    return f"{s.mean:{spec}} ± {spread}"
+
+
+def and_join(items) -> str:
+    """Words joined as prose joins them: ``'a'``, ``'a and b'``, ``'a, b and c'``.
+
+    >>> and_join(["ReLU"]), and_join(["ReLU", "GELU"]), and_join(["ReLU", "GELU", "tanh"])
+    ('ReLU', 'ReLU and GELU', 'ReLU, GELU and tanh')
+    """
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def glue_markdown(name: str, text: str) -> None:
+    """Glue a generated phrase under ``name`` (not displayed), to show with ``{glue:md}`name```."""
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(text), display=False)
+
+
+def without_docstring(obj) -> str:
+    """The source of a function or class (:func:`inspect.getsource`) with its docstring left out.
+
+    For listings in the chapters, where the prose explains what the docstring says.
+
+    >>> print(without_docstring(and_join))
+    def and_join(items) -> str:
+        items = list(items)
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+    """
+    import inspect
+
+    lines = inspect.getsource(obj).splitlines()
+    start = next(i for i, line in enumerate(lines) if '"""' in line)
+    end = start if lines[start].count('"""') == 2 else next(
+        i for i in range(start + 1, len(lines)) if '"""' in lines[i])
+    return "\n".join(lines[:start] + lines[end + 1:])
+
+
 def table(rows, headers, formats=None) -> "object":
     """A Markdown table, to ``glue`` into a chapter and show with ``{glue:md}`name```.
 
