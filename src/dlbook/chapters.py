@@ -217,12 +217,17 @@ def and_join(items) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def glue_markdown(name: str, text: str) -> None:
-    """Glue a generated phrase under ``name`` (not displayed), to show with ``{glue:md}`name```."""
-    from IPython.display import Markdown
-    from myst_nb import glue
+def glue_markdown(name: str, text: str) -> bool:
+    """Glue a generated phrase under ``name`` (not displayed), to show with ``{glue:md}`name```.
 
-    glue(name, Markdown(text), display=False)
+    Through :func:`glue_in_kernel`: outside a kernel it does nothing and says so.
+
+    >>> glue_markdown("verdict", "**no measurable difference**")
+    False
+    """
+    from IPython.display import Markdown
+
+    return glue_in_kernel(name, Markdown(text))
 
 
 def without_docstring(obj) -> str:
