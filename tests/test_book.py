@@ -162,8 +162,10 @@ def test_parallel_execution_fills_the_cache_the_build_then_uses(tmp_path):
     shutil.copytree(ROOT / "book" / "_ext", tmp_path / "book" / "_ext")
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: index\nchapters:\n  - file: second\n")
     for name in ("index", "second"):
+        # Code cells that differ: jupyter-cache keys a notebook on its code alone, and two
+        # pools workers caching one key at once collide (FileExistsError in jupyter-cache).
         (tmp_path / f"{name}.md").write_text(
-            HEADER + "```{code-cell} ipython3\nimport os\nfrom myst_nb import glue\n"
+            HEADER + f"```{{code-cell}} ipython3\nimport os\nfrom myst_nb import glue\npage = {name!r}\n"
             f"glue('pid', os.getpid(), display=False)\n```\n\n{name} ran in process {{glue:text}}`pid`.\n"
         )
     env = dict(os.environ, PYTHONPATH=str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", ""))
