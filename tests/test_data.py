@@ -136,6 +136,35 @@ def test_debian_package_files_are_read_when_the_data_directory_has_none(tmp_path
     assert not data.mnist_available(tmp_path / "data", "fashion-mnist")
 
 
+def test_several_kernels_decompressing_the_debian_files_at_once_all_succeed(tmp_path):
+    """A first parallel build: every kernel finds the package and decompresses it at the same time."""
+    import threading
+
+    g = torch.Generator().manual_seed(2)
+    arrays = {t: (torch.randint(0, 256, (n, 28, 28), generator=g, dtype=torch.uint8),
+                  torch.randint(0, 10, (n,), generator=g, dtype=torch.uint8)) for t, n in ((True, 3000), (False, 500))}
+    package, raw = tmp_path / "pkg", tmp_path / "raw"
+    make_debian_package(package, arrays)
+    start, errors = threading.Barrier(8), []
+
+    def copy():
+        start.wait()
+        try:
+            data._copy_system_fashion(package, raw)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=copy) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(p.name for p in raw.iterdir()) == sorted(n for pair in data.MNIST_FILES.values() for n in pair)
+    for name in data.MNIST_FILES[False]:
+        assert (raw / name).read_bytes() == gzip.decompress((package / f"{name}.gz").read_bytes())
+
+
 def test_a_corrupt_debian_file_is_an_error_naming_it(tmp_path, monkeypatch):
     package = tmp_path / "pkg"
     make_debian_package(package, {t: (torch.zeros(4, 28, 28, dtype=torch.uint8), torch.zeros(4, dtype=torch.uint8)) for t in (True, False)})

@@ -31,6 +31,7 @@ import os
 import shutil
 import socket
 import struct
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -381,14 +382,21 @@ def system_fashion_dir() -> Path | None:
 
 
 def _copy_system_fashion(system: Path, raw: Path) -> None:
-    """Decompress Debian's four ``.gz`` files into ``raw``, where torchvision's FashionMNIST reads them."""
+    """Decompress Debian's four ``.gz`` files into ``raw``, where torchvision's FashionMNIST reads them.
+
+    Several kernels of a parallel build may do this at once on a first build: each
+    writes its own temporary file (a unique name from :mod:`tempfile`) and renames it
+    into place, an atomic step, so a reader never sees a half-written file and no
+    writer loses its file to another's rename.
+    """
     raw.mkdir(parents=True, exist_ok=True)
     for pair in MNIST_FILES.values():
         for name in pair:
             src, dest = system / f"{name}.gz", raw / name
-            tmp = dest.with_name(dest.name + ".partial")
+            fd, name_tmp = tempfile.mkstemp(dir=raw, prefix=f"{name}.", suffix=".partial")
+            tmp = Path(name_tmp)
             try:
-                with gzip.open(src, "rb") as fin, tmp.open("wb") as fout:
+                with gzip.open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
                     shutil.copyfileobj(fin, fout)
             except (OSError, EOFError) as exc:
                 tmp.unlink(missing_ok=True)
