@@ -507,3 +507,18 @@ def test_the_claims_ledger_lists_claims_of_every_chapter_all_true_and_the_errata
     false = [(c, v) for c, vs in by_chapter.items() for v in vs if v != "true"]
     assert not false, f"claims false in this build: {false}"
     assert errata > 0, "the errata table of the outline is empty"
+
+
+def test_the_headline_network_reaches_the_published_level_on_the_real_data(built_html):
+    """The introduction's converged network: its test accuracy (glued once, as a float) is in range.
+
+    Fashion-MNIST's benchmark lists 88.3% for a fully connected network; far above the
+    range points to test images leaking into training, below it to under-training.
+    """
+    glued = json.loads((ROOT / "_build" / "jupyter_execute" / "00-introduction.glue.json").read_text())
+    acc = float(glued["headline_test_acc"]["data"]["text/plain"])
+    data_name = glued["data_name"]["data"]["text/plain"].strip("'\"")
+    low, high = {"Fashion-MNIST": (0.88, 0.92), "MNIST": (0.97, 0.995)}.get(data_name, (0.0, 1.0))
+    assert low <= acc <= high, f"headline_test_acc = {acc} on {data_name}, expected {low} to {high}"
+    if os.environ.get("CI"):
+        assert data_name == "Fashion-MNIST", f"CI built the book on {data_name}"
