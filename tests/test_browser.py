@@ -515,7 +515,7 @@ def test_the_headline_network_reaches_the_published_level_on_the_real_data(built
     Fashion-MNIST's benchmark lists 88.3% for a fully connected network; far above the
     range points to test images leaking into training, below it to under-training.
     """
-    glued = json.loads((ROOT / "_build" / "jupyter_execute" / "00-introduction.glue.json").read_text())
+    glued = json.loads((ROOT / "_build" / "jupyter_execute" / "book" / "00-introduction.glue.json").read_text())
     acc = float(glued["headline_test_acc"]["data"]["text/plain"])
     data_name = glued["data_name"]["data"]["text/plain"].strip("'\"")
     low, high = {"Fashion-MNIST": (0.88, 0.92), "MNIST": (0.97, 0.995)}.get(data_name, (0.0, 1.0))
