@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="directory for the executed notebook and figures (default: a temp dir)")
     run.add_argument("--book", help="the book/ folder (default: found beside the package or in the cwd)")
     run.add_argument("--timeout", type=int, default=1200, help="seconds a single cell may run")
+    run.add_argument("--visible", action="store_true", help="run only the code cells the page shows (what a reader copies)")
     build = sub.add_parser("build", help="build the whole book into _build/html (what 'make book' runs)")
     build.add_argument("--serial", action="store_true", help="execute the chapters one at a time (no parallel pre-fill)")
     sub.add_parser("build-inputs", help="print what the cached chapters depend on besides their cells")
@@ -40,8 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = run_chapter(path, args.out, timeout=args.timeout)
-    print(f"ran {path.name} in {result.seconds:.1f} s on {result.device}")
+    result = run_chapter(path, args.out, timeout=args.timeout, visible_only=args.visible)
+    print(f"ran {path.name}{' (visible cells only)' if args.visible else ''} in {result.seconds:.1f} s on {result.device}")
     print(f"notebook: {result.notebook}")
     for fig in result.figures:
         print(f"figure:   {fig}")

@@ -25,10 +25,10 @@ class ChapterRun:
 
 
 class Stamp:
-    """The box :func:`stamp` returns: Markdown for a notebook, HTML for the book, ``.data`` as text.
+    """The line :func:`stamp` returns: Markdown for a notebook, HTML for the book, ``.data`` as text.
 
     A page built on the fallback digits gets a warning box (an admonition in the
-    built book), not a footnote.
+    built book) above the line, not a footnote.
     """
 
     def __init__(self, lines: list[str], warning: str | None = None) -> None:
@@ -39,30 +39,31 @@ class Stamp:
     def data(self) -> str:
         """The stamp as Markdown text (the warning first, if any)."""
         head = [f"**Warning:** {self.warning}"] if self.warning else []
-        return "\n\n".join(head + self.lines)
+        return "\n\n".join(head + [" ".join(self.lines) + f" [Execution report]({REPORT_PAGE}.md)."])
 
     def _repr_markdown_(self) -> str:
         return self.data
 
     def _repr_html_(self) -> str:
         import html
-        import re
 
-        def inline(text: str) -> str:
-            return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", html.escape(text, quote=False))
-
-        parts = [f"<p>{inline(line)}</p>" for line in self.lines]
+        line = html.escape(" ".join(self.lines), quote=False)
+        parts = [f'<p class="dlbook-stamp">{line} <a href="{REPORT_PAGE}.html">Execution report</a>.</p>']
         if self.warning:
             parts.insert(
                 0,
                 '<div class="admonition warning dlbook-fallback"><p class="admonition-title">'
                 "Not the book's dataset</p>"
-                f"<p>{inline(self.warning)}</p></div>",
+                f"<p>{html.escape(self.warning, quote=False)}</p></div>",
             )
-        return '<div class="dlbook-stamp">' + "".join(parts) + "</div>"
+        return "".join(parts)
 
     def __str__(self) -> str:
         return self.data
+
+
+#: The execution report's page name, beside the chapters (``book/execution-report``).
+REPORT_PAGE = "execution-report"
 
 
 #: The MIME type of the record :func:`stamp` glues for the execution report (dataset and device per page).
@@ -109,11 +110,12 @@ def _glue_stamp(data, device) -> None:
 
 
 def stamp(data, device) -> Stamp:
-    """The box at the top of every chapter: when it executed, on what, with which data.
+    """The quiet line under every chapter's first cell: when it executed, on what, with which data.
 
-    It names the dataset, the size of each split and where the files came from
-    (never a path of the machine that built the page). On scikit-learn's digits,
-    the last-resort stand-in, it opens with a warning saying so and why.
+    One line, linking to the execution report (which says where each page found its
+    data). It names the dataset and the size of each split, never a path of the
+    machine that built the page. On scikit-learn's digits, the last-resort stand-in,
+    a warning box above the line says so and why.
 
     Returns a :class:`Stamp`, which a notebook shows as Markdown and the built book
     as HTML; ``.data`` is the plain text.
@@ -132,12 +134,9 @@ def stamp(data, device) -> Stamp:
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n_fit, n_val, n_test = len(data.x_train), len(data.x_val), len(data.x_test)
     lines = [
-        f"**This page executed** on {when}, Python {platform.python_version()}, "
-        f"on {describe_device(device)}.",
-        f"**Data:** {data.description}: {n_fit + n_val:,} training images "
-        f"({n_fit:,} to train on, {n_val:,} held out for validation) and {n_test:,} test images "
-        f"of {data.image_shape[0]}×{data.image_shape[1]} pixels, {data.num_classes} classes"
-        + (f"; source: {data.source}." if data.source else "."),
+        f"This page executed on {when} on {describe_device(device)} with Python {platform.python_version()}.",
+        f"Data: {data.name} ({n_fit:,} to train on, {n_val:,} for validation, {n_test:,} to test;"
+        f" {data.image_shape[0]}×{data.image_shape[1]} pixels, {data.num_classes} classes).",
     ]
     _glue_stamp(data, device)
     warning = None
@@ -149,7 +148,7 @@ def stamp(data, device) -> Stamp:
         )
         warning = why
     else:
-        lines += [f"**Note:** {note}" for note in data.notes]
+        lines += list(data.notes)
     return Stamp(lines, warning)
 
 
@@ -321,11 +320,49 @@ def find_chapter(key: str, book_dir: str | Path | None = None) -> Path:
     return matches[0]
 
 
-def run_chapter(path: str | Path, out_dir: str | Path | None = None, *, timeout: int = 1200) -> ChapterRun:
+#: Cell tags that hide a cell's code from the reader (``remove-input`` still shows the output).
+HIDDEN_CODE_TAGS = frozenset({"remove-cell", "remove-input"})
+
+
+def visible_code(nb):
+    """The notebook a reader gets by copying, in order, only the code cells the page shows.
+
+    Code cells tagged ``remove-cell`` or ``remove-input`` (:data:`HIDDEN_CODE_TAGS`) are
+    dropped, outputs cleared; folded cells (``hide-input``, solutions) are shown on the
+    page and stay. Every visible cell must run in this notebook: a visible cell that
+    uses a name only a hidden cell defines fails here with ``NameError``.
+
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_code_cell("x = 1", metadata={"tags": ["remove-cell"]}),
+    ...     nbformat.v4.new_markdown_cell("Some prose."),
+    ...     nbformat.v4.new_code_cell("print(x)"),
+    ...     nbformat.v4.new_code_cell("glue('x', x)", metadata={"tags": ["remove-input"]})])
+    >>> [cell.source for cell in visible_code(nb).cells]
+    ['print(x)']
+    """
+    import copy
+
+    nb = copy.deepcopy(nb)
+    kept = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or HIDDEN_CODE_TAGS & set(cell.get("metadata", {}).get("tags", [])):
+            continue
+        cell.outputs, cell.execution_count = [], None
+        kept.append(cell)
+    nb.cells = kept
+    return nb
+
+
+def run_chapter(
+    path: str | Path, out_dir: str | Path | None = None, *, timeout: int = 1200, visible_only: bool = False
+) -> ChapterRun:
     """Execute the chapter at ``path`` in a fresh kernel, working in ``out_dir``; save notebook and figures there.
 
     Every figure the chapter shows, displayed or glued (see :func:`chapter_figures`),
-    is written as a PNG file beside the notebook.
+    is written as a PNG file beside the notebook. With ``visible_only=True`` only the
+    code a reader sees runs (:func:`visible_code`): what a reader who copies the
+    page's cells into a fresh notebook gets.
 
     Any cell error raises ``nbclient.exceptions.CellExecutionError`` naming the cell.
     """
@@ -339,6 +376,8 @@ def run_chapter(path: str | Path, out_dir: str | Path | None = None, *, timeout:
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix=f"dlbook-{path.stem}-"))
     out.mkdir(parents=True, exist_ok=True)
     nb = jupytext.read(path)
+    if visible_only:
+        nb = visible_code(nb)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     start = time.perf_counter()
     with single_threaded_kernels():  # as the book is built, so the numbers are the book's

@@ -356,7 +356,7 @@ class Claim:
         if self.holds:
             return (
                 f'<a id="{self.anchor}" class="dlbook-claim" href="{LEDGER_PAGE}.html#ledger-{self.anchor}" '
-                f'title="checked in this build: {html.escape(self.evidence)}">[checked]</a>'
+                f'title="checked: {html.escape(self.evidence)}">[checked]</a>'
             )
         return (
             f'<a id="{self.anchor}" class="dlbook-claim dlbook-claim-false" href="{LEDGER_PAGE}.html#ledger-{self.anchor}">'

@@ -1,0 +1,73 @@
+"""Visible code runs on its own.
+
+A reader who copies the code cells a chapter shows, in order, into a fresh notebook
+must be able to run them: no visible cell may use a name that only a hidden cell
+(``remove-cell``, ``remove-input``) defines. Each chapter is executed here from its
+visible cells alone (:func:`dlbook.chapters.visible_code`), on scikit-learn's digits
+(``DLBOOK_DATASET=digits``), which is quick and runs the same code as Fashion-MNIST.
+The book's build, on the real data, runs every cell, hidden ones included.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nbclient.exceptions import CellExecutionError
+
+from dlbook.chapters import run_chapter
+
+BOOK = Path(__file__).resolve().parents[1] / "book"
+CHAPTERS = sorted(BOOK.glob("[0-9][0-9]-*.md"))
+
+
+def test_every_chapter_is_covered():
+    assert len(CHAPTERS) == 15, [p.name for p in CHAPTERS]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_the_visible_cells_of_a_chapter_run_on_their_own(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLBOOK_DATASET", "digits")
+    run = run_chapter(path, tmp_path, visible_only=True)
+    assert run.notebook.is_file()
+
+
+PAGE = """---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+---
+
+# A page
+
+```{code-cell} ipython3
+:tags: [%s]
+helper = 41
+```
+
+```{code-cell} ipython3
+print(helper + 1)
+```
+"""
+
+
+@pytest.mark.parametrize("tag", ["remove-cell", "remove-input"])
+def test_a_visible_cell_that_uses_a_hidden_name_fails(tmp_path, tag):
+    page = tmp_path / "00-page.md"
+    page.write_text(PAGE % tag, encoding="utf-8")
+    run_chapter(page, tmp_path / "all")  # the whole page runs
+    with pytest.raises(CellExecutionError, match="NameError"):
+        run_chapter(page, tmp_path / "visible", visible_only=True)
+
+
+def test_a_folded_cell_counts_as_visible(tmp_path):
+    page = tmp_path / "00-page.md"
+    page.write_text(PAGE % "hide-input", encoding="utf-8")
+    run = run_chapter(page, tmp_path / "visible", visible_only=True)
+    assert run.notebook.is_file()
