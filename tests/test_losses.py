@@ -257,3 +257,49 @@ def test_documented_differences_from_torch_are_pinned():
         F.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
     with pytest.raises(ValueError, match="probs"):
         losses.binary_cross_entropy(torch.tensor([1.5]), torch.tensor([1.0]))
+
+
+# ----------------------------------------------------------------------------- the stable arithmetic, printed in chapter 03
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_log_sigmoid_matches_torch_value_and_gradient_at_every_scale(dtype):
+    z = torch.cat([1000 * torch.randn(20, generator=gen(14), dtype=dtype),
+                   torch.tensor([-1e4, -100.0, -40.0, -17.0, 0.0, 17.0, 40.0, 100.0, 1e4], dtype=dtype)])
+    assert_same_as_torch(losses.log_sigmoid, F.logsigmoid, z)
+    assert torch.isfinite(losses.log_sigmoid(z)).all()
+
+
+def test_log_sigmoid_rejects_integer_logits():
+    with pytest.raises(TypeError, match="logits dtype"):
+        losses.log_sigmoid(torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_printed_arithmetic_of_cross_entropy_matches_torch_without_overflow(dtype):
+    """The kernels chapter 03 prints are what the public losses run, and they are right where the naive forms overflow."""
+    logits = torch.tensor([[1000.0, 0.0, -1000.0], [-1000.0, -1000.0, -1000.0], [0.5, 2.5, 0.3]], dtype=dtype)
+    target = torch.tensor([1, 2, 0])
+    assert_same_as_torch(losses._cross_entropy,
+                         lambda z, y: F.cross_entropy(z, y, reduction="none"), logits, target)
+    torch.testing.assert_close(losses._cross_entropy(logits, target),
+                               losses.cross_entropy(logits, target, reduction="none"), rtol=0, atol=0)
+    torch.testing.assert_close(losses._log_softmax(logits, dim=1), F.log_softmax(logits, dim=1))
+    naive = -torch.log(torch.exp(logits) / torch.exp(logits).sum(dim=1, keepdim=True))
+    assert not torch.isfinite(naive[0, 1]) and torch.isnan(naive[1, 2])   # overflow, and 0/0 after underflow
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_printed_arithmetic_of_bce_with_logits_matches_torch_without_overflow(dtype):
+    z = torch.tensor([-1000.0, -100.0, 0.0, 40.0, 1000.0], dtype=dtype)
+    for target in (0.0, 1.0):
+        y = torch.full_like(z, target)
+        assert_same_as_torch(losses._binary_cross_entropy_with_logits,
+                             lambda a, b: F.binary_cross_entropy_with_logits(a, b, reduction="none"), z, y)
+        torch.testing.assert_close(losses._binary_cross_entropy_with_logits(z, y),
+                                   losses.binary_cross_entropy_with_logits(z, y, reduction="none"), rtol=0, atol=0)
+
+
+def test_bce_with_logits_rejects_integer_logits():
+    with pytest.raises(TypeError, match="logits dtype"):
+        losses.binary_cross_entropy_with_logits(torch.tensor([1, 2]), torch.zeros(2))

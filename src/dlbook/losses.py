@@ -36,6 +36,7 @@ __all__ = [
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "l1_loss",
+    "log_sigmoid",
     "log_softmax",
     "mse_loss",
 ]
@@ -70,6 +71,31 @@ def _check_pair(input: torch.Tensor, target: torch.Tensor, reduction: str) -> No
         )
 
 
+def _log_softmax(logits: torch.Tensor, dim: int) -> torch.Tensor:
+    """The arithmetic of :func:`log_softmax`, without its argument check (printed in chapter 03)."""
+    m = logits.max(dim=dim, keepdim=True).values.detach()   # a constant for autograd
+    shifted = logits - m                                      # every exponent <= 0
+    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+
+
+def _log_sigmoid(logits: torch.Tensor) -> torch.Tensor:
+    """The arithmetic of :func:`log_sigmoid`, without its argument check (printed in chapter 03)."""
+    # min(z, 0) via torch.minimum: at z = 0 it splits the gradient evenly, which makes
+    # the slope of log(sigmoid) at 0 exactly 1/2, as it should be.
+    return torch.minimum(logits, torch.zeros_like(logits)) - torch.log1p(torch.exp(-torch.abs(logits)))
+
+
+def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The arithmetic of :func:`cross_entropy`, one loss per example (printed in chapter 03)."""
+    log_probs = _log_softmax(logits, dim=1)
+    return -log_probs.gather(1, target.long().unsqueeze(1)).squeeze(1)
+
+
+def _binary_cross_entropy_with_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The arithmetic of :func:`binary_cross_entropy_with_logits`, one loss per element (printed in chapter 03)."""
+    return (1 - target) * logits - _log_sigmoid(logits)
+
+
 def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     r"""The logarithm of the softmax along ``dim``, computed without overflow.
 
@@ -89,9 +115,35 @@ def log_softmax(logits: torch.Tensor, dim: int = -1) -> torch.Tensor:
     [0.0, -1000.0]
     """
     check_floating("logits", logits)
-    m = logits.max(dim=dim, keepdim=True).values.detach()
-    shifted = logits - m
-    return shifted - torch.log(torch.exp(shifted).sum(dim=dim, keepdim=True))
+    return _log_softmax(logits, dim)
+
+
+def log_sigmoid(logits: torch.Tensor) -> torch.Tensor:
+    r"""The logarithm of the sigmoid, elementwise, computed without overflow, like :func:`torch.nn.functional.logsigmoid`.
+
+    .. math:: \log \sigma(z) = -\log\big(1 + e^{-z}\big)
+              = \min(z, 0) - \log\big(1 + e^{-|z|}\big)
+
+    The naive left-hand form overflows for very negative :math:`z` (:math:`e^{-z}`
+    is ``inf`` in float32 once :math:`-z` passes about 88.7), and computing
+    :math:`\sigma(z)` first and then its logarithm gives :math:`\log 0 = -\infty`
+    once the sigmoid underflows. The right-hand form only exponentiates
+    :math:`-|z| \le 0`, so it is finite for every finite :math:`z`; for
+    :math:`z \to -\infty` it tends to :math:`z` itself, as it should. Its gradient is
+    :math:`1 - \sigma(z)`.
+
+    Args:
+        logits: any shape, floating point, any real values.
+
+    Taught in chapter 03 (Loss functions).
+
+    >>> log_sigmoid(torch.tensor([-1000.0, 0.0, 1000.0])).tolist()
+    [-1000.0, -0.6931471824645996, 0.0]
+    >>> torch.log(torch.sigmoid(torch.tensor([-1000.0]))).tolist()     # the naive way
+    [-inf]
+    """
+    check_floating("logits", logits)
+    return _log_sigmoid(logits)
 
 
 def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -144,9 +196,7 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
         raise ValueError(f"Invalid target shape: {tuple(target.shape)} (expected ({logits.shape[0]},))")
     check_values((target >= 0) & (target < logits.shape[1]),  # no host sync on a GPU
                  f"Invalid target: class indices must lie in [0, {logits.shape[1]})")
-    log_probs = log_softmax(logits, dim=1)
-    losses = -log_probs.gather(1, target.long().unsqueeze(1)).squeeze(1)
-    return _reduce(losses, reduction)
+    return _reduce(_cross_entropy(logits, target), reduction)
 
 
 def mse_loss(input: torch.Tensor, target: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -299,7 +349,5 @@ def binary_cross_entropy_with_logits(
     tensor(100.)
     """
     _check_pair(logits, target, reduction)
-    # min(z, 0) via torch.minimum: at z = 0 it splits the gradient evenly, which makes
-    # the slope of log(sigmoid) at 0 exactly 1/2, as it should be.
-    log_sigmoid = torch.minimum(logits, torch.zeros_like(logits)) - torch.log1p(torch.exp(-torch.abs(logits)))
-    return _reduce((1 - target) * logits - log_sigmoid, reduction)
+    check_floating("logits", logits)
+    return _reduce(_binary_cross_entropy_with_logits(logits, target), reduction)
