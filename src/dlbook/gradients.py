@@ -1,4 +1,4 @@
-"""Gradients: computing them without autograd, following them downhill, and measuring them in deep nets.
+"""Gradients: computing them without autograd, following them downhill, measuring them in deep nets, clipping them.
 
 Taught in chapter 01 (Gradients).
 """
@@ -148,3 +148,76 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
         for h in handles:
             h.remove()
     return [fractions[id(m)] for m in relus]
+
+
+def _gradients(parameters, max_norm, norm_type) -> list[torch.Tensor]:
+    """The ``.grad`` tensors of ``parameters`` (those that have one), the arguments checked."""
+    check_real("max_norm", max_norm, low=0.0)
+    check_real("norm_type", norm_type, low=1.0)
+    if isinstance(parameters, torch.Tensor):
+        parameters = [parameters]
+    try:
+        parameters = list(parameters)
+    except TypeError as exc:
+        raise TypeError(f"Invalid parameters: {type(parameters).__name__} (expected a tensor or an iterable of tensors)") from exc
+    for p in parameters:
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"Invalid parameters: holds a {type(p).__name__} (expected tensors)")
+    return [p.grad for p in parameters if p.grad is not None]
+
+
+@torch.no_grad()
+def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0) -> torch.Tensor:
+    """Rescale the gradients of ``parameters`` in place so that their *global* norm is at most ``max_norm``.
+
+    All gradients are treated as one long vector :math:`g = (g_1, \\dots, g_k)`:
+
+    .. math::
+
+        \\lVert g \\rVert_p = \\Big\\lVert \\big(\\lVert g_1 \\rVert_p, \\dots, \\lVert g_k \\rVert_p\\big) \\Big\\rVert_p,
+        \\qquad
+        g_i \\leftarrow g_i \\cdot \\min\\Big(1, \\frac{\\text{max\\_norm}}{\\lVert g \\rVert_p + 10^{-6}}\\Big).
+
+    Every gradient is multiplied by the *same* factor, so the update keeps its
+    direction and only its length is capped (clipping each element separately,
+    ``torch.nn.utils.clip_grad_value_``, changes the direction). A gradient already
+    shorter than ``max_norm`` is left as it is, up to the factor
+    :math:`\\lVert g\\rVert / (\\lVert g\\rVert + 10^{-6})`, which is 1 to within rounding
+    once :math:`\\lVert g\\rVert` is well above :math:`10^{-6}` (the same as
+    :func:`torch.nn.utils.clip_grad_norm_`, including the :math:`10^{-6}` that guards
+    against division by zero). Parameters whose ``.grad`` is ``None`` are skipped. A
+    non-finite norm is not an error: the gradients are multiplied by the resulting
+    factor, as torch does by default.
+
+    Taught in chapter 01 (Gradients), as a remedy for exploding gradients (Pascanu et al., 2013).
+
+    Args:
+        parameters: a tensor or an iterable of tensors (e.g. ``model.parameters()``).
+        max_norm: the largest norm allowed, :math:`\\ge 0`.
+        norm_type: :math:`p \\ge 1` of the :math:`\\ell_p` norm (``float('inf')``: the largest absolute entry).
+
+    Returns:
+        The global norm :math:`\\lVert g\\rVert_p` *before* clipping, a 0-d tensor
+        (``tensor(0.)`` when no parameter has a gradient).
+
+    >>> w = torch.zeros(2, requires_grad=True)
+    >>> b = torch.zeros(1, requires_grad=True)
+    >>> w.grad, b.grad = torch.tensor([3.0, 0.0]), torch.tensor([4.0])  # global norm 5
+    >>> clip_grad_norm([w, b], max_norm=1.0).item()
+    5.0
+    >>> [round(v, 4) for v in w.grad.tolist() + b.grad.tolist()]      # same direction, length 1
+    [0.6, 0.0, 0.8]
+    >>> clip_grad_norm([w, b], max_norm=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid max_norm: -1.0 (expected a number >= 0)
+    """
+    grads = _gradients(parameters, max_norm, norm_type)
+    if not grads:
+        return torch.tensor(0.0)
+    norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
+    total = torch.linalg.vector_norm(norms, norm_type)
+    factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g.mul_(factor.to(g.device, g.dtype))
+    return total
