@@ -9,6 +9,7 @@ import torch
 from dlbook.generalization import (
     bias_variance_experiment,
     decompose,
+    degree_sweep,
     fit_polynomial,
     polynomial_features,
     predict_polynomial,
@@ -109,3 +110,81 @@ def test_shape_errors_name_the_problem():
         fit_polynomial(torch.zeros(3), torch.zeros(4), 1)
     with pytest.raises(ValueError, match="Invalid x"):
         polynomial_features(torch.zeros(3, 1), 1)
+
+
+def bump(x):
+    return 1 / (1 + 4 * (x - 0.3) ** 2)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("n_train", [8, 40])
+def test_degree_sweep_matches_numpy_lstsq(seed, n_train):
+    """Redraw the sweep's data from the same generator, fit with NumPy, compare every error."""
+    s = degree_sweep(bump, 9, n_train=n_train, n_val=200, noise_std=0.2, n_grid=301, seed=seed)
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(n_train, generator=g, dtype=torch.float64) * 2 - 1).numpy()
+    y = bump(torch.from_numpy(x)).numpy() + 0.2 * torch.randn(n_train, generator=g, dtype=torch.float64).numpy()
+    xv = (torch.rand(200, generator=g, dtype=torch.float64) * 2 - 1).numpy()
+    yv = bump(torch.from_numpy(xv)).numpy() + 0.2 * torch.randn(200, generator=g, dtype=torch.float64).numpy()
+    grid = np.linspace(-1, 1, 301)
+    for d in range(10):
+        w = np.linalg.lstsq(np.vander(x, d + 1, increasing=True), y, rcond=None)[0]
+        def mse(u, v):
+            return float(np.mean((np.polynomial.polynomial.polyval(u, w) - v) ** 2))
+        # an underdetermined fit (more coefficients than points) interpolates: training error ~0
+        atol = 1e-9 if d + 1 >= n_train else 0
+        assert s.train_error[d] == pytest.approx(mse(x, y), rel=1e-7, abs=atol)
+        assert s.val_error[d] == pytest.approx(mse(xv, yv), rel=1e-6)
+        assert s.risk[d] == pytest.approx(0.04 + mse(grid, bump(torch.from_numpy(grid)).numpy()), rel=1e-6)
+
+
+def test_degree_sweep_training_error_never_rises_with_degree():
+    for seed in range(5):
+        s = degree_sweep(bump, 12, n_train=30, seed=seed)
+        assert all(a >= b - 1e-12 for a, b in zip(s.train_error, s.train_error[1:]))
+        assert s.best_degree == int(np.argmin(s.val_error))
+        assert s.best_risk_degree == int(np.argmin(s.risk))
+
+
+def test_training_error_is_biased_low_by_the_degrees_of_freedom():
+    """Well specified (a cubic truth, degree 3 fitted): E[training error] = sigma^2 (1 - p/n), E[risk] > sigma^2."""
+    n, p, sigma = 12, 4, 0.5
+    sweeps = [degree_sweep(lambda x: 1 - x + 2 * x ** 3, 3, n_train=n, n_val=50, noise_std=sigma, seed=s)
+              for s in range(2000)]
+    train = np.array([s.train_error[3] for s in sweeps])
+    val = np.array([s.val_error[3] for s in sweeps])
+    risk = np.array([s.risk[3] for s in sweeps])
+    expected = sigma ** 2 * (1 - p / n)
+    assert abs(train.mean() - expected) < 4 * train.std() / np.sqrt(len(train))
+    assert train.mean() < sigma ** 2 < risk.mean()
+    # fresh data is unbiased for each fixed fit: the mean of (validation - risk) is zero within its error
+    diff = val - risk
+    assert abs(diff.mean()) < 4 * diff.std() / np.sqrt(len(diff))
+
+
+def test_more_data_moves_the_best_degree_up():
+    small = [degree_sweep(bump, 14, n_train=20, seed=s).best_degree for s in range(10)]
+    large = [degree_sweep(bump, 14, n_train=1000, seed=s).best_degree for s in range(10)]
+    assert np.mean(large) > np.mean(small) + 2
+
+
+def test_degree_sweep_repeats_from_its_seed():
+    a = degree_sweep(bump, 5, n_train=20, seed=3)
+    assert a == degree_sweep(bump, 5, n_train=20, seed=3)
+    assert a != degree_sweep(bump, 5, n_train=20, seed=4)
+    assert list(a.degrees) == list(range(6))
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"max_degree": -1}, ValueError, "Invalid max_degree: -1"),
+    ({"n_train": 0}, ValueError, "Invalid n_train: 0"),
+    ({"n_val": 0}, ValueError, "Invalid n_val: 0"),
+    ({"n_grid": 1}, ValueError, "Invalid n_grid: 1"),
+    ({"noise_std": -1.0}, ValueError, "Invalid noise_std: -1.0"),
+    ({"noise_std": math.inf}, ValueError, "Invalid noise_std: inf"),
+    ({"max_degree": 3.0}, TypeError, "Invalid max_degree: 3.0"),
+    ({"n_train": "20"}, TypeError, "Invalid n_train: '20'"),
+])
+def test_degree_sweep_rejects_bad_arguments(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        degree_sweep(bump, **({"max_degree": 3, "n_train": 20} | kwargs))

@@ -18,7 +18,13 @@ training sets, fits polynomials of one degree to each (:func:`fit_polynomial`),
 estimates each term from the fits, and also *measures* the expected test error
 directly on freshly drawn noisy test labels, so the identity can be checked.
 
-Taught in chapter 13 (Generalization).
+:func:`degree_sweep` is the model-complexity experiment of chapter 6: fit every
+degree :math:`0, \dots, D` to *one* training set and report, per degree, the
+training error, the validation error on fresh points, and the population risk
+(computed on a fine grid), so that the degree a validation set would choose can be
+followed as the training set grows.
+
+Taught in chapter 6 (Overfitting and underfitting) and chapter 13 (Generalization).
 """
 
 from __future__ import annotations
@@ -178,6 +184,114 @@ def bias_variance_experiment(
     return BiasVariance(degree, bias2, variance, float(noise_std) ** 2, test_error)
 
 
+@dataclass(frozen=True)
+class DegreeSweep:
+    r"""Errors of least-squares polynomials of degree ``0, ..., max_degree`` fitted to one training set.
+
+    Attributes:
+        n_train: number of training points.
+        noise_std: :math:`\sigma`, the standard deviation of the label noise.
+        train_error: per degree, the mean squared error on the training points
+            (:math:`\hat R_n(\hat f_d)` on the data the fit saw).
+        val_error: per degree, the mean squared error on ``n_val`` fresh noisy points.
+        risk: per degree, the population risk
+            :math:`R(\hat f_d) = \sigma^2 + \tfrac12\int_{-1}^{1} (\hat f_d(x) - f(x))^2\,dx`,
+            the expected squared error on a new point; the integral is a mean over an
+            evenly spaced grid.
+    """
+
+    n_train: int
+    noise_std: float
+    train_error: tuple[float, ...]
+    val_error: tuple[float, ...]
+    risk: tuple[float, ...]
+
+    @property
+    def degrees(self) -> range:
+        """``range(max_degree + 1)``: the degree of each entry of the error tuples."""
+        return range(len(self.train_error))
+
+    @property
+    def best_degree(self) -> int:
+        """The degree with the lowest validation error: the one a validation set would choose."""
+        return min(self.degrees, key=self.val_error.__getitem__)
+
+    @property
+    def best_risk_degree(self) -> int:
+        """The degree with the lowest population risk: the one an oracle would choose."""
+        return min(self.degrees, key=self.risk.__getitem__)
+
+
+def degree_sweep(
+    f: Callable[[torch.Tensor], torch.Tensor],
+    max_degree: int,
+    *,
+    n_train: int,
+    n_val: int = 1000,
+    noise_std: float = 0.2,
+    n_grid: int = 2001,
+    seed: int = 0,
+) -> DegreeSweep:
+    r"""Fit polynomials of every degree :math:`d = 0, \dots, D` to one noisy training set; measure each.
+
+    Draw :math:`n` training inputs and :math:`m` validation inputs uniformly from
+    :math:`[-1, 1]`, with labels :math:`y = f(x) + arepsilon`,
+    :math:`arepsilon \sim \mathcal N(0, \sigma^2)`. For each degree :math:`d`,
+    :func:`fit_polynomial` gives :math:`\hat f_d`, and
+
+    .. math::
+
+        \hat R_n(\hat f_d) = rac1n \sum_{i=1}^n (y_i - \hat f_d(x_i))^2, \qquad
+        \hat R_m^{	ext{val}}(\hat f_d) = rac1m \sum_{j=1}^m (y'_j - \hat f_d(x'_j))^2,
+
+    .. math::
+
+        R(\hat f_d) = \mathbb E_{x, arepsilon}ig[(f(x) + arepsilon - \hat f_d(x))^2ig]
+        = \sigma^2 + rac12 \int_{-1}^{1} ig(\hat f_d(x) - f(x)ig)^2 dx,
+
+    the last integral taken as the mean over ``n_grid`` evenly spaced points. The
+    validation error is an unbiased estimate of :math:`R(\hat f_d)` (the fit does not
+    depend on the validation points); the training error is biased low. Everything
+    in float64, from its own seeded generator (the global one is left alone).
+
+    Args:
+        f: the true function, applied to a float64 tensor of inputs.
+        max_degree: :math:`D \ge 0`, the highest degree fitted.
+        n_train: :math:`n \ge 1` training points.
+        n_val: :math:`m \ge 1` validation points.
+        noise_std: :math:`\sigma \ge 0`.
+        n_grid: grid points for the risk integral (≥ 2).
+        seed: seed of every draw.
+
+    Returns: a :class:`DegreeSweep`, one entry per degree in each error tuple.
+
+    >>> s = degree_sweep(lambda x: 1 - x + 2 * x ** 3, 5, n_train=50, noise_std=0.1, seed=0)
+    >>> s.best_risk_degree, round(s.risk[3], 4)     # the true degree; sigma^2 = 0.01 plus the fit's error
+    (3, 0.0135)
+    >>> all(a >= b for a, b in zip(s.train_error, s.train_error[1:]))   # nested fits
+    True
+    """
+    check_int("max_degree", max_degree, low=0)
+    check_int("n_train", n_train, low=1)
+    check_int("n_val", n_val, low=1)
+    check_int("n_grid", n_grid, low=2)
+    check_real("noise_std", noise_std, low=0.0, finite=True)
+    g = torch.Generator().manual_seed(check_seed(seed))
+    x = torch.rand(n_train, generator=g, dtype=torch.float64) * 2 - 1
+    y = f(x) + noise_std * torch.randn(n_train, generator=g, dtype=torch.float64)
+    x_val = torch.rand(n_val, generator=g, dtype=torch.float64) * 2 - 1
+    y_val = f(x_val) + noise_std * torch.randn(n_val, generator=g, dtype=torch.float64)
+    grid = torch.linspace(-1, 1, n_grid, dtype=torch.float64)
+    truth = f(grid)
+    train, val, risk = [], [], []
+    for d in range(max_degree + 1):
+        w = fit_polynomial(x, y, d)
+        train.append(((predict_polynomial(w, x) - y) ** 2).mean().item())
+        val.append(((predict_polynomial(w, x_val) - y_val) ** 2).mean().item())
+        risk.append(float(noise_std) ** 2 + ((predict_polynomial(w, grid) - truth) ** 2).mean().item())
+    return DegreeSweep(n_train, float(noise_std), tuple(train), tuple(val), tuple(risk))
+
+
 def _check_degree(degree) -> None:
     check_int("degree", degree, low=0)
 
@@ -186,6 +300,8 @@ __all__ = [
     "BiasVariance",
     "bias_variance_experiment",
     "decompose",
+    "degree_sweep",
+    "DegreeSweep",
     "fit_polynomial",
     "polynomial_features",
     "predict_polynomial",
