@@ -117,3 +117,38 @@ def test_draw_graph_has_one_box_per_node():
     assert len(ax.texts) == len(out.topological_order())
     assert any(f"grad {a.grad:.4g}" in t.get_text() for t in ax.texts)
     assert not math.isnan(a.grad)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_small_network_trained_with_value_tracks_torch(activation):
+    """Chapter 02 trains a network with Value in place of loss.backward(): same gradients, same run."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(5, 3), getattr(torch.nn, {"tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid"}[activation])(), torch.nn.Linear(3, 1)).double()
+    x = torch.randn(8, 5, dtype=torch.float64)
+    t = (torch.rand(8, dtype=torch.float64) > 0.5).double()
+    W1 = [[Value(w) for w in row] for row in net[0].weight.tolist()]
+    b1 = [Value(b) for b in net[0].bias.tolist()]
+    W2 = [Value(w) for w in net[2].weight[0].tolist()]
+    b2 = Value(net[2].bias.item())
+    params = [w for row in W1 for w in row] + b1 + W2 + [b2]
+    sgd = torch.optim.SGD(net.parameters(), lr=0.3)
+    for _ in range(5):
+        total = 0
+        for image, label in zip(x.tolist(), t.tolist()):
+            hidden = [getattr(sum((w * v for w, v in zip(row, image)), b), activation)() for row, b in zip(W1, b1)]
+            score = sum((w * h for w, h in zip(W2, hidden)), b2)
+            signed = score if label == 1 else -score
+            total = total + (1 + (-signed).exp()).log()
+        loss = total / len(x)
+        loss.backward()
+        sgd.zero_grad()
+        torch_loss = torch.nn.functional.binary_cross_entropy_with_logits(net(x).squeeze(1), t)
+        torch_loss.backward()
+        assert loss.data == pytest.approx(torch_loss.item(), rel=1e-12, abs=1e-12)
+        theirs = torch.cat([p.grad.flatten() for p in net.parameters()])
+        torch.testing.assert_close(torch.tensor([p.grad for p in params], dtype=torch.float64), theirs, rtol=1e-10, atol=1e-13)
+        for p in params:
+            p.data -= 0.3 * p.grad
+        sgd.step()
+    final = torch.cat([p.detach().flatten() for p in net.parameters()])
+    torch.testing.assert_close(torch.tensor([p.data for p in params], dtype=torch.float64), final, rtol=1e-10, atol=1e-13)
