@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The PyTorch pair the book is built and tested with.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: book test clean
+.PHONY: book pdf test clean
 .DEFAULT_GOAL := book
 
 $(VENV)/.installed: pyproject.toml constraints.txt book/_kernel/ipython_kernel_config.py
@@ -25,6 +25,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt book/_kernel/ipython_kernel_c
 # (dlbook.chapters.build_inputs; `python -m dlbook build-inputs` prints them).
 book: $(VENV)/.installed
 	$(BIN)/python -m dlbook build
+
+# The PDF edition, _build/latex/dlbook.pdf (copied to _build/html/dlbook.pdf, which the
+# pages' download menus then offer), rendered by XeLaTeX from the chapters `make book`
+# executed; it executes nothing. Needs TeX Live: Debian's texlive-xetex,
+# texlive-latex-extra, texlive-fonts-recommended, texlive-plain-generic, latexmk and
+# fonts-freefont-otf.
+pdf: $(VENV)/.installed
+	$(BIN)/python -m dlbook pdf
 
 # Unit tests, the build-failure drills, and every doctest (Sybil).
 test: $(VENV)/.installed

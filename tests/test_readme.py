@@ -3,8 +3,8 @@
 The commands are read from README.md's ```` ```bash ```` blocks (one command a line, a
 comment after two spaces and ``#``), so a command added to the README later is picked
 up here, and it must have a check in ``CHECKS`` saying what the README promises it
-produces. The two set-up commands, ``make book`` and ``make test``, are left to CI, which
-runs both anyway.
+produces. The set-up commands, ``make book``, ``make pdf`` and ``make test``, are left to
+CI, which runs them anyway (``tests/test_pdf.py`` checks the PDF).
 
 They run in README order in a scratch copy of the repository that shares ``.venv`` and
 starts from a copy of the current build and cache, so that ``make book`` afterwards is a
@@ -28,7 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-SET_UP = ("make book", "make test")
+SET_UP = ("make book", "make test", "make pdf")
 
 
 def documented_commands(text: str | None = None) -> list[tuple[str, str]]:

@@ -25,12 +25,43 @@ def test_every_chapter_is_covered():
     assert len(CHAPTERS) == 15, [p.name for p in CHAPTERS]
 
 
+@pytest.fixture(scope="module")
+def visible_runs(tmp_path_factory):
+    """Each chapter's visible cells, run once, as many chapters at a time as there are cores.
+
+    Maps a chapter's stem to the error its run raised, or ``None``.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from dlbook.chapters import single_threaded_kernels
+
+    saved = os.environ.get("DLBOOK_DATASET")
+    os.environ["DLBOOK_DATASET"] = "digits"
+
+    def run(path):
+        try:
+            run_chapter(path, tmp_path_factory.mktemp(path.stem), visible_only=True)
+        except Exception as exc:  # reported by the chapter's own test below
+            return path.stem, exc
+        return path.stem, None
+
+    try:
+        with single_threaded_kernels(), ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            return dict(pool.map(run, CHAPTERS))
+    finally:
+        if saved is None:
+            os.environ.pop("DLBOOK_DATASET", None)
+        else:
+            os.environ["DLBOOK_DATASET"] = saved
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
-def test_the_visible_cells_of_a_chapter_run_on_their_own(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("DLBOOK_DATASET", "digits")
-    run = run_chapter(path, tmp_path, visible_only=True)
-    assert run.notebook.is_file()
+def test_the_visible_cells_of_a_chapter_run_on_their_own(visible_runs, path):
+    error = visible_runs[path.stem]
+    if error is not None:
+        raise error
 
 
 PAGE = """---

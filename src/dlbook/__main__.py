@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlbook.chapters import build_book, build_inputs, build_key, find_chapter, run_chapter
+from dlbook.chapters import build_book, build_inputs, build_key, build_pdf, find_chapter, run_chapter
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +26,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--visible", action="store_true", help="run only the code cells the page shows (what a reader copies)")
     build = sub.add_parser("build", help="build the whole book into _build/html (what 'make book' runs)")
     build.add_argument("--serial", action="store_true", help="execute the chapters one at a time (no parallel pre-fill)")
+    sub.add_parser("pdf", help="build the PDF edition from the executed chapters (what 'make pdf' runs)")
     sub.add_parser("build-inputs", help="print what the cached chapters depend on besides their cells")
     args = parser.parse_args(argv)
     if args.command == "build":
         return build_book(".", parallel=not args.serial)
+    if args.command == "pdf":
+        return build_pdf(".")
     if args.command == "build-inputs":
         inputs = build_inputs(".")
         for name, value in inputs.items():

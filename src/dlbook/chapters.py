@@ -644,6 +644,111 @@ def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -
     return {"succeeded": len(result.succeeded), "excepted": len(result.excepted), "errored": len(result.errored)}
 
 
+#: The PDF edition, as ``make pdf`` writes it, and the copy beside the HTML book that its pages link.
+PDF_FILE = Path("_build") / "latex" / "dlbook.pdf"
+PDF_IN_HTML = Path("_build") / "html" / "dlbook.pdf"
+
+
+def uncached_pages(repo: str | Path = ".") -> list[str]:
+    """The notebook pages with no executed copy in the build's jupyter-cache (none after ``make book``)."""
+    import yaml
+    from jupyter_cache import get_cache
+
+    repo = Path(repo).resolve()
+    config = yaml.safe_load((repo / "_config.yml").read_text(encoding="utf-8")).get("execute", {})
+    cache_dir = repo / config.get("cache", ".jupyter_cache")
+    if not cache_dir.is_dir():
+        return [str(p.relative_to(repo)) for p in notebook_pages(repo)]
+    cache = get_cache(str(cache_dir))
+    missing = []
+    for page in notebook_pages(repo):
+        cache.add_nb_to_project(str(page), read_data={"name": "myst_nb_md", "type": "plugin"})
+        if cache.get_cached_project_nb(str(page)) is None:
+            missing.append(str(page.relative_to(repo)))
+    return missing
+
+
+def link_pdf_in_html(html_dir: str | Path) -> int:
+    """Offer ``dlbook.pdf`` in the download menu of every page of the HTML book in ``html_dir``; return how many.
+
+    The PDF is built after the HTML (it renders the chapters the HTML build executed), so
+    ``make pdf`` adds the entry to the pages already written: a link to the PDF beside
+    them, relative to each page (its ``data-content_root``). A page that has the entry
+    already is left as it is, so running ``make pdf`` twice adds it once.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> page = '<html data-content_root="../"><div class="dropdown dropdown-download-buttons">'
+    >>> _ = (d / "a.html").write_text(page + '<ul class="dropdown-menu"><li>.md</li></ul></div>')
+    >>> link_pdf_in_html(d), link_pdf_in_html(d)
+    (1, 0)
+    >>> 'href="../dlbook.pdf"' in (d / "a.html").read_text()
+    True
+    """
+    import re
+
+    linked = 0
+    for page in Path(html_dir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        menu = text.find("dropdown-download-buttons")
+        if menu < 0 or "dlbook-pdf-edition" in text:
+            continue
+        ul = text.find('<ul class="dropdown-menu">', menu)
+        root = re.search(r'data-content_root="([^"]*)"', text)
+        if ul < 0 or root is None:
+            continue
+        entry = (
+            f'<li><a href="{root.group(1)}dlbook.pdf" class="btn btn-sm dropdown-item dlbook-pdf-edition" '
+            'title="The whole book as one PDF" download><span class="btn__icon-container">'
+            '<i class="fas fa-book"></i></span><span class="btn__text-container">book .pdf</span></a></li>'
+        )
+        end = ul + len('<ul class="dropdown-menu">')
+        page.write_text(text[:end] + entry + text[end:], encoding="utf-8")
+        linked += 1
+    return linked
+
+
+def build_pdf(repo: str | Path = ".", extra_args: tuple[str, ...] = ()) -> int:
+    """Build the PDF edition (``make pdf``) from the cache ``make book`` filled; return the exit code.
+
+    Jupyter Book's LaTeX builder under XeLaTeX, with the PDF's own table of contents
+    (``_toc_pdf.yml``: a title page, then the web book's pages). It never executes a
+    chapter: if the cache was filled with another :func:`build_key` (a source, the data or
+    a version changed since) or a page has no executed copy, it says to run ``make book``
+    first and returns 2. The PDF is written to :data:`PDF_FILE` and copied beside the HTML
+    book (:data:`PDF_IN_HTML`), whose pages then offer it in their download menu
+    (:func:`link_pdf_in_html`).
+    """
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    repo = Path(repo).resolve()
+    record = repo / BUILD_KEY_FILE
+    recorded = json.loads(record.read_text()).get("key") if record.is_file() else None
+    if recorded != build_key(repo):
+        print("dlbook: the executed chapters are missing or stale: run `make book` first", file=sys.stderr)
+        return 2
+    missing = uncached_pages(repo)
+    if missing:
+        print(f"dlbook: no executed copy of {', '.join(missing)}: run `make book` first", file=sys.stderr)
+        return 2
+    jb = Path(sys.executable).with_name("jupyter-book")
+    result = subprocess.run(
+        [str(jb), "build", ".", "--builder", "pdflatex", "--toc", "_toc_pdf.yml", "-W", "-n", "--keep-going", *extra_args],
+        cwd=repo,
+    )
+    pdf = repo / PDF_FILE
+    if result.returncode != 0 or not pdf.is_file():
+        return result.returncode or 1
+    if (repo / PDF_IN_HTML).parent.is_dir():
+        shutil.copyfile(pdf, repo / PDF_IN_HTML)
+        link_pdf_in_html(repo / PDF_IN_HTML.parent)
+    print(f"dlbook: wrote {PDF_FILE}" + (f" and {PDF_IN_HTML}" if (repo / PDF_IN_HTML).is_file() else ""), flush=True)
+    return 0
+
+
 def build_book(repo: str | Path = ".", extra_args: tuple[str, ...] = (), *, parallel: bool = True) -> int:
     """Build the whole book (``jupyter-book build . -W -n --keep-going``) with a valid cache; return the exit code.
 
