@@ -2,7 +2,8 @@ r"""Activation functions, built from elementary tensor operations.
 
 Taught in chapter 05 (Activation functions). Each function equals its PyTorch
 namesake (:func:`torch.relu`, :func:`torch.tanh`, :func:`torch.sigmoid`,
-:func:`torch.nn.functional.leaky_relu`, :func:`torch.nn.functional.gelu`) in value
+:func:`torch.nn.functional.leaky_relu`, :func:`torch.nn.functional.gelu`,
+:func:`torch.nn.functional.silu`) in value
 and in the gradient autograd computes for it (``tests/test_activations.py``
 checks both, in float32 and float64, up to :math:`|x| = 1000`), but is written with
 ``torch.where``, ``torch.exp``, ``torch.expm1`` and ``torch.erf`` so that the
@@ -34,7 +35,7 @@ from torch import nn
 
 from dlbook.validation import check_choice, check_floating, check_real
 
-__all__ = ["gelu", "leaky_relu", "relu", "sigmoid", "tanh", "ACTIVATIONS", "LAYERS", "Activation", "as_layer"]
+__all__ = ["gelu", "leaky_relu", "relu", "sigmoid", "silu", "tanh", "ACTIVATIONS", "LAYERS", "Activation", "as_layer"]
 
 
 def _check(x) -> None:
@@ -138,6 +139,40 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x >= 0, t, -t)
 
 
+def silu(x: torch.Tensor) -> torch.Tensor:
+    r"""Sigmoid-weighted linear unit, SiLU or Swish (Elfwing, Uchibe & Doya, 2018; Ramachandran, Zoph & Le, 2017): the input times its own sigmoid.
+
+    .. math:: \operatorname{silu}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}, \qquad
+              \operatorname{silu}'(x) = \sigma(x) + x\,\sigma(x)\big(1 - \sigma(x)\big)
+                                     = \sigma(x)\big(1 + x\,(1 - \sigma(x))\big)
+
+    (the product rule with :math:`\sigma' = \sigma(1 - \sigma)`). Like GELU,
+    :math:`x\,\Phi(x)`, it weights the input by a smooth step in :math:`(0, 1)`; with
+    :math:`\Phi(x) \approx \sigma(1.702\,x)` (Hendrycks & Gimpel, 2016),
+    :math:`\operatorname{gelu}(x) \approx \operatorname{silu}(1.702\,x) / 1.702`.
+    Swish with a parameter, :math:`x\,\sigma(\beta x) = \operatorname{silu}(\beta x)/\beta`,
+    is SiLU at :math:`\beta = 1` and tends to ReLU as :math:`\beta \to \infty`.
+
+    It is not monotone: :math:`\operatorname{silu}'(x) = 0` where
+    :math:`1 + x\,(1 - \sigma(x)) = 0`, at :math:`x^* \approx -1.2785`, and there
+    :math:`\sigma(x^*) = 1 + 1/x^*`, so the minimum is
+    :math:`\operatorname{silu}(x^*) = x^* + 1 \approx -0.2785`; the range is about
+    :math:`[-0.2785, \infty)`. The slope is :math:`\tfrac12` at 0 and peaks at about
+    1.0998 (near :math:`x = 2.40`), slightly above 1.
+
+    Computed with :func:`sigmoid` above, so it never overflows; at :math:`x = -1000`
+    the value is :math:`-1000 \cdot 0 = -0` and the gradient 0, as in PyTorch.
+    Shape: any; the output has the input's shape and dtype.
+
+    Taught in chapter 05 (Activation functions).
+
+    >>> silu(torch.tensor([-1000.0, -1.0, 0.0, 2.0]))
+    tensor([-0.0000, -0.2689,  0.0000,  1.7616])
+    """
+    _check(x)
+    return x * sigmoid(x)
+
+
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
@@ -176,7 +211,7 @@ def gelu(x: torch.Tensor, approximate: str = "none") -> torch.Tensor:
 
 
 #: The book's activations by name, as :func:`dlbook.models.mlp` names them.
-ACTIVATIONS = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid, "leaky_relu": leaky_relu, "gelu": gelu}
+ACTIVATIONS = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid, "leaky_relu": leaky_relu, "gelu": gelu, "silu": silu}
 
 #: PyTorch's layer for each name (and ``"identity"``, no activation): what :func:`as_layer`,
 #: and so :func:`dlbook.models.mlp`, builds for a name. Each computes the function of the
@@ -188,6 +223,7 @@ LAYERS: dict[str, type[nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "leaky_relu": nn.LeakyReLU,
     "gelu": nn.GELU,
+    "silu": nn.SiLU,
     "identity": nn.Identity,
 }
 
@@ -257,7 +293,7 @@ def as_layer(activation: str | Callable | nn.Module) -> nn.Module:
     >>> as_layer("swish")
     Traceback (most recent call last):
     ...
-    ValueError: Invalid activation: 'swish' (expected one of gelu, identity, leaky_relu, relu, sigmoid, tanh)
+    ValueError: Invalid activation: 'swish' (expected one of gelu, identity, leaky_relu, relu, sigmoid, silu, tanh)
     """
     if isinstance(activation, str):
         if activation not in LAYERS:
