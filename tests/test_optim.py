@@ -10,7 +10,8 @@ from dlbook.models import count_parameters, mlp
 
 SHAPES = [(), (3,), (4, 5), (2, 3, 4)]
 PAIRS = {"SGD": (optim.SGD, torch.optim.SGD), "Adam": (optim.Adam, torch.optim.Adam),
-         "AdamW": (optim.AdamW, torch.optim.AdamW), "RMSprop": (optim.RMSprop, torch.optim.RMSprop)}
+         "AdamW": (optim.AdamW, torch.optim.AdamW), "RMSprop": (optim.RMSprop, torch.optim.RMSprop),
+         "Adagrad": (optim.Adagrad, torch.optim.Adagrad)}
 
 
 def grid(**options):
@@ -23,8 +24,11 @@ SGD_OPTIONS = [o for o in grid(lr=[0.01], momentum=[0, 0.9], dampening=[0, 0.3],
 ADAM_OPTIONS = grid(lr=[1e-3, 0.05], betas=[(0.9, 0.999), (0.5, 0.9), (0.0, 0.99)], eps=[1e-8, 1e-3], weight_decay=[0, 0.1])
 ADAMW_OPTIONS = grid(lr=[1e-3, 0.05], betas=[(0.9, 0.999), (0.0, 0.9)], eps=[1e-8], weight_decay=[0, 1e-2, 0.5])
 RMSPROP_OPTIONS = grid(lr=[0.01], alpha=[0.99, 0.5], eps=[1e-8, 1e-2], weight_decay=[0, 0.1], momentum=[0, 0.9], centered=[False, True])
+ADAGRAD_OPTIONS = grid(lr=[0.01, 0.5], lr_decay=[0, 0.05], weight_decay=[0, 0.1], initial_accumulator_value=[0, 0.3],
+                       eps=[1e-10, 1e-2])
 CASES = ([("SGD", o) for o in SGD_OPTIONS] + [("Adam", o) for o in ADAM_OPTIONS]
-         + [("AdamW", o) for o in ADAMW_OPTIONS] + [("RMSprop", o) for o in RMSPROP_OPTIONS])
+         + [("AdamW", o) for o in ADAMW_OPTIONS] + [("RMSprop", o) for o in RMSPROP_OPTIONS]
+         + [("Adagrad", o) for o in ADAGRAD_OPTIONS])
 
 
 def make_params(dtype=torch.float64, seed=0):
@@ -83,7 +87,8 @@ def test_same_trajectory_as_torch_for_every_option(name, options):
 
 @pytest.mark.parametrize("name", PAIRS)
 def test_state_has_torch_keys_shapes_and_step_counts(name):
-    options = {"SGD": dict(lr=0.01, momentum=0.9), "RMSprop": dict(momentum=0.5, centered=True)}.get(name, {})
+    options = {"SGD": dict(lr=0.01, momentum=0.9), "RMSprop": dict(momentum=0.5, centered=True),
+               "Adagrad": dict(lr_decay=0.01, initial_accumulator_value=0.1)}.get(name, {})
     ours, theirs, ours_params, their_params = run_side_by_side(name, options, steps=20)
     for a, b in zip(ours_params, their_params):
         sa, sb = ours.state[a], theirs.state[b]
@@ -95,7 +100,7 @@ def test_state_has_torch_keys_shapes_and_step_counts(name):
 
 @pytest.mark.parametrize("name,options,per_param", [
     ("SGD", dict(lr=0.1), 0), ("SGD", dict(lr=0.1, momentum=0.9), 1), ("RMSprop", {}, 1),
-    ("RMSprop", dict(momentum=0.9, centered=True), 3), ("Adam", {}, 2), ("AdamW", {}, 2)])
+    ("RMSprop", dict(momentum=0.9, centered=True), 3), ("Adam", {}, 2), ("AdamW", {}, 2), ("Adagrad", {}, 1)])
 def test_state_nbytes_counts_one_float32_copy_per_buffer(name, options, per_param):
     torch.manual_seed(0)
     model = mlp([6, 5, 3])
@@ -117,14 +122,17 @@ def test_float32_trajectory_matches_torch(name):
 def test_param_groups_with_their_own_hyperparameters(name):
     options = dict(lr=0.01, momentum=0.9) if name == "SGD" else dict(lr=0.01)
     extra = {"SGD": dict(lr=0.1, momentum=0.5, nesterov=True), "Adam": dict(lr=0.05, betas=(0.8, 0.9)),
-             "AdamW": dict(lr=0.05, weight_decay=0.3), "RMSprop": dict(lr=0.001, centered=True, momentum=0.3)}[name]
+             "AdamW": dict(lr=0.05, weight_decay=0.3), "RMSprop": dict(lr=0.001, centered=True, momentum=0.3),
+             "Adagrad": dict(lr=0.1, lr_decay=0.02, eps=1e-3)}[name]
     run_side_by_side(name, options, groups=[([0, 1], {}), ([2, 3], extra)], rtol=0, atol=0)
 
 
 SCHEDULERS = {
     "step": lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5),
     "cosine": lambda opt: torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=60),
-    "one_cycle": lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.05, total_steps=61),  # cycles momentum / beta1 too
+    # cycles momentum / beta1 too, where the optimizer has one (Adagrad has neither)
+    "one_cycle": lambda opt: torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=0.05, total_steps=61, cycle_momentum="momentum" in opt.defaults or "betas" in opt.defaults),
 }
 
 
@@ -161,6 +169,8 @@ INVALID = {
              dict(betas=(0.9, 1.0)), dict(betas=(0.9, -0.5)), dict(weight_decay=-0.1)],
     "AdamW": [dict(lr=-1e-3), dict(eps=-1.0), dict(betas=(1.5, 0.999)), dict(betas=(0.9, 1.0)), dict(weight_decay=-0.01)],
     "RMSprop": [dict(lr=-0.01), dict(eps=-1e-8), dict(momentum=-0.9), dict(weight_decay=-0.1), dict(alpha=-0.5)],
+    "Adagrad": [dict(lr=-0.01), dict(lr_decay=-0.1), dict(weight_decay=-1e-4), dict(initial_accumulator_value=-0.1),
+                dict(eps=-1e-10)],
 }
 INVALID_CASES = [(name, kwargs) for name, cases in INVALID.items() for kwargs in cases]
 
@@ -189,7 +199,8 @@ def test_valid_edge_values_are_accepted_like_torch(name, value):
 
 
 @pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr="0.1")), ("Adam", dict(lr=None)), ("Adam", dict(betas=0.9)),
-                                          ("RMSprop", dict(alpha="0.9")), ("AdamW", dict(weight_decay=True))])
+                                          ("RMSprop", dict(alpha="0.9")), ("AdamW", dict(weight_decay=True)),
+                                          ("Adagrad", dict(lr_decay="0")), ("Adagrad", dict(initial_accumulator_value=None))])
 def test_non_numeric_hyperparameters_raise_type_error(name, kwargs):
     with pytest.raises(TypeError, match="Invalid"):
         PAIRS[name][0](make_params(), **kwargs)
@@ -249,7 +260,8 @@ def test_state_nbytes_rejects_non_optimizers():
 
 
 STATEFUL = {"SGD": dict(lr=0.01, momentum=0.9, weight_decay=0.1), "Adam": dict(weight_decay=0.1), "AdamW": {},
-            "RMSprop": dict(momentum=0.5, centered=True, weight_decay=0.1)}
+            "RMSprop": dict(momentum=0.5, centered=True, weight_decay=0.1),
+            "Adagrad": dict(lr_decay=0.01, weight_decay=0.1)}
 
 
 @pytest.mark.parametrize("name", PAIRS)
@@ -276,3 +288,38 @@ def test_a_nan_learning_rate_is_rejected_where_torch_sgd_accepts_it():
     torch.optim.SGD(make_params(), lr=float("nan"))
     with pytest.raises(ValueError, match="Invalid learning rate: nan"):
         optim.SGD(make_params(), lr=float("nan"))
+
+
+def test_adagrad_state_exists_before_the_first_step_like_torch():
+    ours, theirs = optim.Adagrad(make_params(), initial_accumulator_value=0.2), torch.optim.Adagrad(make_params(), initial_accumulator_value=0.2)
+    assert optim.state_nbytes(ours) == optim.state_nbytes(theirs) > 0
+    for a, b in zip(ours.state.values(), theirs.state.values()):
+        assert sorted(a) == sorted(b) == ["step", "sum"]
+        torch.testing.assert_close(a["sum"], b["sum"], rtol=0, atol=0)
+        assert a["step"].item() == b["step"].item() == 0
+
+
+def test_adagrad_effective_rate_only_falls_and_follows_one_over_root_t():
+    """With a constant gradient G, s_t = tG², so step t moves the coordinate by exactly lr/√t (eps = 0)."""
+    w = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    opt = optim.Adagrad([w], lr=0.5, eps=0)
+    slopes = torch.tensor([1e-3, 1.0, 1e3], dtype=torch.float64)
+    before, steps = w.detach().clone(), []
+    for _ in range(200):
+        opt.zero_grad()
+        (slopes * w).sum().backward()
+        opt.step()
+        steps.append((before - w.detach()).clone())
+        before = w.detach().clone()
+    steps = torch.stack(steps)
+    expected = 0.5 / torch.arange(1, 201, dtype=torch.float64).sqrt()
+    torch.testing.assert_close(steps, expected[:, None].expand(-1, 3), rtol=1e-12, atol=0)
+
+
+def test_adagrad_uses_a_groups_own_initial_accumulator_value():
+    """The documented difference: torch starts every group's sum at the constructor's value."""
+    a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
+    groups = lambda: [dict(params=[a]), dict(params=[b], initial_accumulator_value=4.0)]
+    ours, theirs = optim.Adagrad(groups(), initial_accumulator_value=1.0), torch.optim.Adagrad(groups(), initial_accumulator_value=1.0)
+    assert ours.state[a]["sum"].tolist() == theirs.state[a]["sum"].tolist() == [1.0, 1.0]
+    assert ours.state[b]["sum"].tolist() == [4.0, 4.0] and theirs.state[b]["sum"].tolist() == [1.0, 1.0]

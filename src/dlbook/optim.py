@@ -1,4 +1,4 @@
-r"""Optimizers: SGD (with momentum), RMSprop, Adam and AdamW, written to be read.
+r"""Optimizers: SGD (with momentum), Adagrad, RMSprop, Adam and AdamW, written to be read.
 
 Taught in chapter 04 (Optimizers). Each class subclasses :class:`torch.optim.Optimizer`,
 so parameter groups, ``state_dict()`` / ``load_state_dict()`` and PyTorch's learning-rate
@@ -17,7 +17,7 @@ same one, so that rounding agrees too: ``a.add(b, alpha=c)`` is :math:`a + c\,b`
 :math:`a + c\,b/d`, and ``m.lerp_(g, w)`` is :math:`(1 - w)\,m + w\,g`. What an
 optimizer remembers between steps lives where PyTorch keeps it, in
 ``optimizer.state[p]``, under PyTorch's names (``momentum_buffer``, ``exp_avg``,
-``exp_avg_sq``, ``square_avg``, ``grad_avg``, ``step``), so :func:`state_nbytes` can
+``exp_avg_sq``, ``square_avg``, ``grad_avg``, ``sum``, ``step``), so :func:`state_nbytes` can
 measure its memory and a state dict can move between these classes and torch's.
 
 The state is updated **in place**, as PyTorch does it: the methods ending in ``_``
@@ -49,7 +49,7 @@ import torch
 
 from dlbook.validation import check_int, check_real
 
-__all__ = ["SGD", "Adam", "AdamW", "RMSprop", "state_nbytes", "trajectory"]
+__all__ = ["SGD", "Adagrad", "Adam", "AdamW", "RMSprop", "state_nbytes", "trajectory"]
 
 
 def _check_hyperparameter(label: str, value, **bounds) -> None:
@@ -316,6 +316,111 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+
+
+class Adagrad(torch.optim.Optimizer):
+    r"""Adagrad (Duchi, Hazan & Singer, 2011): divide each gradient by the root of its accumulated squares, like :class:`torch.optim.Adagrad`.
+
+    .. math::
+       \begin{aligned}
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{input}: \eta \text{ (lr)},\ \theta_0 \text{ (params)},\ f(\theta) \text{ (objective)},\
+                \lambda \text{ (weight decay)},\ s_0 \text{ (initial accumulator value)},\
+                \delta \text{ (lr decay)},\ \epsilon \\
+            &\textbf{initialize}: s_0 \text{ (state sum, every coordinate)} \\
+            &\rule{110mm}{0.4pt} \\
+            &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} \tilde\eta_t \leftarrow \eta / \big(1 + (t - 1)\,\delta\big) \\
+            &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
+            &\hspace{5mm} s_t \leftarrow s_{t-1} + g_t^2 \\
+            &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \tilde\eta_t\, g_t / \big(\sqrt{s_t} + \epsilon\big) \\
+            &\rule{110mm}{0.4pt} \\
+       \end{aligned}
+
+    Each coordinate's step is divided by the root of the sum of *all* its squared
+    gradients so far (squares, roots and divisions are elementwise). A coordinate with
+    large gradients gets a small rate, one with small or rare gradients a large one.
+    The sum never shrinks, so the effective rate :math:`\tilde\eta_t / (\sqrt{s_t} + \epsilon)`
+    of every coordinate can only fall: with gradients of a steady size :math:`G` it
+    falls like :math:`\eta / (G\sqrt t)`. :class:`RMSprop` replaces the sum by a
+    leaky average, which forgets.
+
+    As in PyTorch, the state is created when the optimizer is constructed (not on the
+    first step), for every parameter. One deliberate difference: a parameter group's
+    own ``initial_accumulator_value`` is used for that group's accumulators, where
+    :class:`torch.optim.Adagrad` starts every accumulator at the constructor's value.
+
+    Args:
+        params: an iterable of tensors or of parameter-group dicts.
+        lr: :math:`\eta \ge 0` (default 1e-2).
+        lr_decay: :math:`\delta \ge 0`, divides the rate by :math:`1 + (t-1)\delta` (default 0).
+        weight_decay: :math:`\lambda \ge 0`, an L2 penalty added to the gradient (default 0).
+        initial_accumulator_value: :math:`s_0 \ge 0`, where every sum starts (default 0).
+        eps: :math:`\epsilon \ge 0`, keeps the division finite (default 1e-10).
+
+    State per parameter: ``step`` (a scalar tensor, :math:`t`) and ``sum``
+    (:math:`s`, shaped like the parameter).
+
+    Taught in chapter 04 (Optimizers).
+
+    >>> w = torch.nn.Parameter(torch.zeros(2))
+    >>> opt = Adagrad([w], lr=1.0)
+    >>> for _ in range(4):                # constant gradients 3 and 300: step t is 1/√t on both
+    ...     opt.zero_grad(); (torch.tensor([3.0, 300.0]) * w).sum().backward(); opt.step()
+    >>> w.detach()                        # -(1 + 1/√2 + 1/√3 + 1/√4)
+    tensor([-2.7845, -2.7845])
+    >>> opt.state[w]["sum"]               # 4 × 3², 4 × 300²
+    tensor([3.6000e+01, 3.6000e+05])
+    >>> Adagrad([w], lr_decay=-1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid lr_decay value: -1.0
+    """
+
+    def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
+                 initial_accumulator_value: float = 0, eps: float = 1e-10) -> None:
+        _check_hyperparameter("learning rate", lr, low=0.0)
+        _check_hyperparameter("lr_decay value", lr_decay, low=0.0)
+        _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
+        _check_hyperparameter("initial_accumulator_value value", initial_accumulator_value, low=0.0)
+        _check_hyperparameter("epsilon value", eps, low=0.0)
+        defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
+                        initial_accumulator_value=initial_accumulator_value)
+        super().__init__(params, defaults)
+        for group in self.param_groups:
+            for p in group["params"]:
+                self._init_state(p, group)
+
+    def _init_state(self, p: torch.Tensor, group: dict) -> None:
+        """s_0 for every coordinate and t = 0, created up front as torch.optim.Adagrad does."""
+        self.state[p]["step"] = torch.tensor(0.0)
+        self.state[p]["sum"] = torch.full_like(p, group["initial_accumulator_value"])
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None):
+        """Update every parameter that has a gradient; return closure()'s loss."""
+        loss = _closure_loss(closure)
+        for group in self.param_groups:
+            lr, lr_decay, eps = group["lr"], group["lr_decay"], group["eps"]
+            weight_decay = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:                               # a group added later
+                    self._init_state(p, group)
+                state["step"] += 1
+                t = state["step"].item()
+                g = p.grad                                  # g_t
+                if weight_decay != 0:
+                    g = g.add(p, alpha=weight_decay)        # g_t + λθ
+                rate = lr / (1 + (t - 1) * lr_decay)        # η̃_t = η / (1 + (t-1)δ)
+                s = state["sum"]                            # s_t = s + g_t²  (in place)
+                s.addcmul_(g, g, value=1)
+                d = s.sqrt().add_(eps)                      # √s_t + ε
+                p.addcdiv_(g, d, value=-rate)               # θ_t = θ - η̃_t g_t/(√s_t + ε)
+        return loss
 
 
 class RMSprop(torch.optim.Optimizer):
