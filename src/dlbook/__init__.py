@@ -12,10 +12,11 @@ module                         chapter
 :mod:`dlbook.optim`            04 Optimizers
 :mod:`dlbook.activations`      05 Activation functions
 :mod:`dlbook.layers`           07 Regularization, 08 Normalization
+:mod:`dlbook.regularization`   07 Regularization (L1 and L2 penalties, decay groups)
 :mod:`dlbook.augment`          07 Regularization (data augmentation)
 :mod:`dlbook.schedules`        09 Learning rate
 :mod:`dlbook.passes`           11 Forward & backward pass
-:mod:`dlbook.generalization`   13 Generalization
+:mod:`dlbook.generalization`   06 Overfitting and underfitting, 13 Generalization
 :mod:`dlbook.tuning`           14 Hyperparameters
 :mod:`dlbook.data`             every chapter (datasets and mini-batches)
 :mod:`dlbook.models`           every chapter (MLPs, parameter counts)
@@ -47,6 +48,7 @@ from dlbook import (
     models,
     optim,
     passes,
+    regularization,
     schedules,
     train,
     tuning,
@@ -70,6 +72,7 @@ __all__ = [
     "models",
     "optim",
     "passes",
+    "regularization",
     "schedules",
     "train",
     "tuning",
