@@ -188,3 +188,15 @@ def test_degree_sweep_repeats_from_its_seed():
 def test_degree_sweep_rejects_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         degree_sweep(bump, **({"max_degree": 3, "n_train": 20} | kwargs))
+
+
+def test_docstrings_hold_no_control_characters():
+    """A LaTeX escape like \\frac or \\varepsilon in a non-raw string becomes a form feed or a vertical tab."""
+    import inspect
+
+    import dlbook.generalization as module
+
+    texts = [module.__doc__] + [inspect.getdoc(getattr(module, name)) for name in module.__all__]
+    for text in texts:
+        bad = sorted({hex(ord(c)) for c in text if ord(c) < 32 and c != "\n"})
+        assert not bad, bad

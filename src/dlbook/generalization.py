@@ -235,19 +235,19 @@ def degree_sweep(
     r"""Fit polynomials of every degree :math:`d = 0, \dots, D` to one noisy training set; measure each.
 
     Draw :math:`n` training inputs and :math:`m` validation inputs uniformly from
-    :math:`[-1, 1]`, with labels :math:`y = f(x) + arepsilon`,
-    :math:`arepsilon \sim \mathcal N(0, \sigma^2)`. For each degree :math:`d`,
+    :math:`[-1, 1]`, with labels :math:`y = f(x) + \varepsilon`,
+    :math:`\varepsilon \sim \mathcal N(0, \sigma^2)`. For each degree :math:`d`,
     :func:`fit_polynomial` gives :math:`\hat f_d`, and
 
     .. math::
 
-        \hat R_n(\hat f_d) = rac1n \sum_{i=1}^n (y_i - \hat f_d(x_i))^2, \qquad
-        \hat R_m^{	ext{val}}(\hat f_d) = rac1m \sum_{j=1}^m (y'_j - \hat f_d(x'_j))^2,
+        \hat R_n(\hat f_d) = \frac1n \sum_{i=1}^n (y_i - \hat f_d(x_i))^2, \qquad
+        \hat R_m^{\text{val}}(\hat f_d) = \frac1m \sum_{j=1}^m (y'_j - \hat f_d(x'_j))^2,
 
     .. math::
 
-        R(\hat f_d) = \mathbb E_{x, arepsilon}ig[(f(x) + arepsilon - \hat f_d(x))^2ig]
-        = \sigma^2 + rac12 \int_{-1}^{1} ig(\hat f_d(x) - f(x)ig)^2 dx,
+        R(\hat f_d) = \mathbb E_{x, \varepsilon}\big[(f(x) + \varepsilon - \hat f_d(x))^2\big]
+        = \sigma^2 + \frac12 \int_{-1}^{1} \big(\hat f_d(x) - f(x)\big)^2 dx,
 
     the last integral taken as the mean over ``n_grid`` evenly spaced points. The
     validation error is an unbiased estimate of :math:`R(\hat f_d)` (the fit does not
