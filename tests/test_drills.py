@@ -57,6 +57,7 @@ from dlbook import (
     models,
     optim,
     passes,
+    regularization,
     reproducibility,
     schedules,
     train,
@@ -495,6 +496,22 @@ BAD_CALLS = [
     ("reproducibility.seed_everything/2**32", lambda: reproducibility.seed_everything(2**32), ValueError, "seed"),
     ("reproducibility.seed_everything/1.5", lambda: reproducibility.seed_everything(1.5), TypeError, "seed"),  # unified
     ("reproducibility.seed_everything/str", lambda: reproducibility.seed_everything("0"), TypeError, "seed"),  # unified
+    # the functions chapters 01-07 added
+    ("gradients.clip_grad_norm/max_norm<0", lambda: gradients.clip_grad_norm(nn.Linear(2, 2).parameters(), -1.0), ValueError, "max_norm"),
+    ("gradients.clip_grad_norm/max_norm str", lambda: gradients.clip_grad_norm(nn.Linear(2, 2).parameters(), "1"), TypeError, "max_norm"),
+    ("optim.Adagrad/lr<0", lambda: optim.Adagrad([torch.zeros(2, requires_grad=True)], lr=-1), ValueError, "learning rate"),
+    ("optim.Adagrad/eps<0", lambda: optim.Adagrad([torch.zeros(2, requires_grad=True)], eps=-1), ValueError, "epsilon"),
+    ("activations.silu/int dtype", lambda: activations.silu(torch.ones(2, dtype=torch.long)), TypeError, "dtype"),
+    ("activations.silu/list", lambda: activations.silu([1.0]), TypeError, "x"),
+    ("losses.log_sigmoid/int dtype", lambda: losses.log_sigmoid(torch.ones(2, dtype=torch.long)), TypeError, "dtype"),
+    ("generalization.degree_sweep/max_degree<0", lambda: generalization.degree_sweep(torch.sin, -1, n_train=20), ValueError, "max_degree"),
+    ("generalization.degree_sweep/n_train=0", lambda: generalization.degree_sweep(torch.sin, 3, n_train=0), ValueError, "n_train"),
+    ("regularization.l2_penalty/float", lambda: regularization.l2_penalty([1.0]), TypeError, "parameters"),
+    ("regularization.l2_penalty/int dtype", lambda: regularization.l2_penalty(torch.ones(2, dtype=torch.long)), TypeError, "dtype"),
+    ("regularization.l1_penalty/empty", lambda: regularization.l1_penalty([]), ValueError, "parameters"),
+    ("regularization.soft_threshold/threshold<0", lambda: regularization.soft_threshold(torch.ones(2), -0.1), ValueError, "threshold"),
+    ("regularization.decay_groups/not a module", lambda: regularization.decay_groups([1], 0.1), TypeError, "model"),
+    ("regularization.decay_groups/weight_decay<0", lambda: regularization.decay_groups(nn.Linear(2, 2), -1), ValueError, "weight_decay"),
 ]
 if not torch.cuda.is_available():
     BAD_CALLS.append(("device.get_device/cuda missing", lambda: device.get_device("cuda"), ValueError, "cuda"))
