@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from nbclient.exceptions import CellExecutionError
 
 from dlbook.chapters import run_chapter
 
@@ -93,8 +92,9 @@ def test_a_visible_cell_that_uses_a_hidden_name_fails(tmp_path, tag):
     page = tmp_path / "00-page.md"
     page.write_text(PAGE % tag, encoding="utf-8")
     run_chapter(page, tmp_path / "all")  # the whole page runs
-    with pytest.raises(CellExecutionError, match="NameError"):
+    with pytest.raises(Exception, match="NameError") as error:
         run_chapter(page, tmp_path / "visible", visible_only=True)
+    assert type(error.value).__name__ == "CellExecutionError"  # nbclient's, naming the cell
 
 
 def test_a_folded_cell_counts_as_visible(tmp_path):
