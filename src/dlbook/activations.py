@@ -140,7 +140,7 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
 
 
 def silu(x: torch.Tensor) -> torch.Tensor:
-    r"""Sigmoid-weighted linear unit, SiLU or Swish (Elfwing, Uchibe & Doya, 2018; Ramachandran, Zoph & Le, 2017): the input times its own sigmoid.
+    r"""Sigmoid linear unit, SiLU or Swish (named in Hendrycks & Gimpel, 2016; Elfwing, Uchibe & Doya, 2018; Ramachandran, Zoph & Le, 2017): the input times its own sigmoid.
 
     .. math:: \operatorname{silu}(x) = x\,\sigma(x) = \frac{x}{1 + e^{-x}}, \qquad
               \operatorname{silu}'(x) = \sigma(x) + x\,\sigma(x)\big(1 - \sigma(x)\big)
