@@ -139,9 +139,13 @@ def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
     ...
     ValueError: Invalid threshold: -0.1 (expected a number >= 0)
     """
-    w = check_floating("w", w)
-    threshold = check_real("threshold", threshold, low=0.0)
-    return torch.where(w.abs() > threshold, w - threshold * w.sign(), torch.zeros_like(w))
+    return _soft_threshold(check_floating("w", w), check_real("threshold", threshold, low=0.0))
+
+
+def _soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
+    """:func:`soft_threshold` without the checks of its arguments (the form chapter 07 prints)."""
+    shrunk = w - threshold * w.sign()           # every entry moves towards 0 by threshold
+    return torch.where(w.abs() > threshold, shrunk, torch.zeros_like(w))   # and stops at 0
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -187,8 +191,13 @@ def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"Invalid model: {type(model).__name__} (expected a torch.nn.Module)")
-    weight_decay = check_real("weight_decay", weight_decay, low=0.0, label="weight_decay value")
-    decay = [p for p in model.parameters() if p.ndim >= 2]
-    no_decay = [p for p in model.parameters() if p.ndim < 2]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
+    return _decay_groups(model, check_real("weight_decay", weight_decay, low=0.0, label="weight_decay value"))
+
+
+def _decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """:func:`decay_groups` without the checks of its arguments (the form chapter 07 prints)."""
+    decay = [p for p in model.parameters() if p.ndim >= 2]     # matrices, kernels
+    no_decay = [p for p in model.parameters() if p.ndim < 2]   # biases, gamma, beta
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]                  # no empty group
