@@ -9,7 +9,7 @@ they fail. What they hold the PDF to:
 * the numbers the web pages glue into their prose appear in it exactly as the pages
   show them;
 * no reference is left unresolved (``??``), no character went missing from a font, and
-  nothing runs off the page (no line more than half an inch into the margin);
+  nothing runs past its table column or off the page (no line overfull by more than 6 pt);
 * the HTML book's download menu offers the PDF.
 """
 
@@ -158,8 +158,9 @@ def test_nothing_runs_off_the_page():
     log = LOG.read_text(encoding="utf-8", errors="replace")
     overfull = [float(points) for points in re.findall(r"Overfull \\hbox \((\d+(?:\.\d+)?)pt too wide\)", log)]
     worst = max(overfull, default=0.0)
-    # The side margins are an inch (72 pt): half of that is still on the page, with room.
-    assert worst <= 36, f"{sum(p > 36 for p in overfull)} lines run more than 36 pt into the margin (worst {worst:.0f} pt)"
+    # A few points is a hyphen's worth; more is a word running into the next table column
+    # (where it is cut off by that column's text) or into the margin.
+    assert worst <= 6, f"{sum(p > 6 for p in overfull)} lines run more than 6 pt past their column or margin (worst {worst:.0f} pt)"
 
 
 def test_the_html_pages_offer_the_pdf_in_their_download_menu():
