@@ -239,3 +239,11 @@ def test_figures_tables_and_exercises_are_numbered_per_chapter(tmp_path):
     assert '<span class="std std-numref">Table 7.2</span>' in html["07-numbers"]  # the {numref} reads it too
     assert "Table 3" not in html["07-numbers"] and "Exercise 1" not in html["07-numbers"]
     assert "Table 1" in html["00-introduction"] and "Table 1" in html["appendix"]  # no chapter number: 1, 2, ...
+
+
+def test_make_pdf_refuses_to_run_without_the_executed_chapters(tmp_path, capsys):
+    # The PDF renders what `make book` executed; it never executes a chapter itself.
+    from dlbook.chapters import build_pdf
+
+    assert build_pdf(tmp_path) == 2
+    assert "run `make book` first" in capsys.readouterr().err
