@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from dlbook.chapters import run_chapter
+from test_book import HEADER  # a minimal MyST page's front matter and title
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]-*.md"))
@@ -63,20 +64,7 @@ def test_the_visible_cells_of_a_chapter_run_on_their_own(visible_runs, path):
         raise error
 
 
-PAGE = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
-# A page
-
-```{code-cell} ipython3
+PAGE = HEADER + """```{code-cell} ipython3
 :tags: [%s]
 helper = 41
 ```

@@ -610,6 +610,24 @@ class single_threaded_kernels:
         return False
 
 
+def _execution_settings(repo: Path) -> dict:
+    """The ``execute:`` section of the book's ``_config.yml``."""
+    import yaml
+
+    return yaml.safe_load((repo / "_config.yml").read_text(encoding="utf-8")).get("execute", {})
+
+
+def _cache_with_pages(repo: Path, cache_dir: Path):
+    """The jupyter-cache at ``cache_dir`` with every notebook page in its project, read as myst-nb reads them."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_dir))
+    pages = notebook_pages(repo)
+    for page in pages:
+        cache.add_nb_to_project(str(page), read_data={"name": "myst_nb_md", "type": "plugin"})
+    return cache, pages
+
+
 def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -> dict[str, int]:
     """Execute every notebook page into the build's jupyter-cache, as many at once as there are cores.
 
@@ -624,16 +642,12 @@ def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -
     """
     import logging
 
-    import yaml
-    from jupyter_cache import get_cache
     from jupyter_cache.executors import load_executor
 
     repo = Path(repo).resolve()
-    config = yaml.safe_load((repo / "_config.yml").read_text(encoding="utf-8")).get("execute", {})
+    config = _execution_settings(repo)
     timeout = timeout or int(config.get("timeout", 900))
-    cache = get_cache(str(repo / config.get("cache", ".jupyter_cache")))
-    for page in notebook_pages(repo):
-        cache.add_nb_to_project(str(page), read_data={"name": "myst_nb_md", "type": "plugin"})
+    cache, _ = _cache_with_pages(repo, repo / config.get("cache", ".jupyter_cache"))
     logger = logging.getLogger("dlbook.build")
     logger.setLevel(logging.WARNING)
     executor = load_executor("temp-parallel", cache=cache, logger=logger)
@@ -651,21 +665,12 @@ PDF_IN_HTML = Path("_build") / "html" / "dlbook.pdf"
 
 def uncached_pages(repo: str | Path = ".") -> list[str]:
     """The notebook pages with no executed copy in the build's jupyter-cache (none after ``make book``)."""
-    import yaml
-    from jupyter_cache import get_cache
-
     repo = Path(repo).resolve()
-    config = yaml.safe_load((repo / "_config.yml").read_text(encoding="utf-8")).get("execute", {})
-    cache_dir = repo / config.get("cache", ".jupyter_cache")
+    cache_dir = repo / _execution_settings(repo).get("cache", ".jupyter_cache")
     if not cache_dir.is_dir():
         return [str(p.relative_to(repo)) for p in notebook_pages(repo)]
-    cache = get_cache(str(cache_dir))
-    missing = []
-    for page in notebook_pages(repo):
-        cache.add_nb_to_project(str(page), read_data={"name": "myst_nb_md", "type": "plugin"})
-        if cache.get_cached_project_nb(str(page)) is None:
-            missing.append(str(page.relative_to(repo)))
-    return missing
+    cache, pages = _cache_with_pages(repo, cache_dir)
+    return [str(page.relative_to(repo)) for page in pages if cache.get_cached_project_nb(str(page)) is None]
 
 
 def link_pdf_in_html(html_dir: str | Path) -> int:
