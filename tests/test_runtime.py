@@ -86,3 +86,35 @@ def test_get_device_finds_this_machines_gpu(monkeypatch):
 def test_asking_for_missing_cuda_is_an_error():
     with pytest.raises(ValueError, match="CUDA"):
         dlbook.get_device("cuda")
+
+
+# --------------------------------------------------------------------------- global random state
+# seed_everything is the one dlbook function that sets the global generators; every other
+# function given a seed leaves them alone (tests/rng_guard.py, used by each module's tests).
+
+from rng_guard import global_rng_state, leaves_global_rng_alone, moved, moves_only  # noqa: E402
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**32 - 1])
+def test_seed_everything_sets_every_global_generator_as_its_own_seeding_function_does(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # CUDA's generators too, where there are any
+    expected = global_rng_state()
+    random.random(), np.random.rand(), torch.rand(2)
+    with moves_only("torch", "cuda", "numpy", "random"):
+        dlbook.seed_everything(seed)
+    assert not moved(expected, global_rng_state())
+
+
+@pytest.mark.parametrize("touch", [
+    lambda: torch.rand(1), lambda: np.random.random(), lambda: random.random(),
+    lambda: torch.manual_seed(0), lambda: np.random.seed(0), lambda: random.seed(0),  # a reseeding, even with the test's own seed
+], ids=["torch draw", "numpy draw", "random draw", "torch reseed", "numpy reseed", "random reseed"])
+def test_the_rng_guard_sees_any_global_generator_move(touch):
+    dlbook.seed_everything(0)
+    with pytest.raises(AssertionError, match="global generators moved"):
+        with leaves_global_rng_alone():
+            touch()
+    with leaves_global_rng_alone():
+        torch.rand(1, generator=torch.Generator().manual_seed(0)), np.random.default_rng(0).random(), random.Random(0).random()
