@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt book/_kernel/ipython_kernel_c
 # only, so `python -m dlbook build` first drops the cache and the build when anything
 # else the chapters depend on changed: the data files, torch's version, the device
 # kind, a DLBOOK_* variable, or the dlbook and book/_ext sources
-# (dlbook.chapters.build_inputs; `python -m dlbook build-inputs` prints them).
+# (dlbook.build.build_inputs; `python -m dlbook build-inputs` prints them).
 book: $(VENV)/.installed
 	$(BIN)/python -m dlbook build
 

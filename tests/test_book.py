@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlbook.chapters import find_chapter, glue_in_kernel, run_chapter, sci
+from dlbook.pages import glue_in_kernel, sci
+from dlbook.build import find_chapter, run_chapter
 
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
@@ -243,7 +244,7 @@ def test_figures_tables_and_exercises_are_numbered_per_chapter(tmp_path):
 
 def test_make_pdf_refuses_to_run_without_the_executed_chapters(tmp_path, capsys):
     # The PDF renders what `make book` executed; it never executes a chapter itself.
-    from dlbook.chapters import build_pdf
+    from dlbook.build import build_pdf
 
     assert build_pdf(tmp_path) == 2
     assert "run `make book` first" in capsys.readouterr().err

@@ -14,7 +14,7 @@ the console stays free of errors. A full-page screenshot of each page goes to
 The book is built first, as ``make book`` builds it (``python -m dlbook build``), when
 ``_build/html`` is missing, older than its sources, or was built with other inputs
 (data, versions, device, ``DLBOOK_*`` variables, dlbook's source: the build key of
-``dlbook.chapters.build_inputs``, the one rule ``make book`` follows too). CI builds the
+``dlbook.build.build_inputs``, the one rule ``make book`` follows too). CI builds the
 book once, before the tests, and they read that build.
 
 Without ``/usr/bin/chromium`` the tests are skipped, except in CI (``$CI`` set),
@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from dlbook.chapters import toc_pages
+from dlbook.build import toc_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 HTML = ROOT / "_build" / "html"
@@ -91,16 +91,10 @@ def _require_browser():
 
 
 def _html_is_stale() -> bool:
-    from dlbook.chapters import BUILD_KEY_FILE, build_key
+    from dlbook.build import build_key, recorded_build_key
 
     index = HTML / "index.html"
-    if not index.is_file():
-        return True
-    try:
-        recorded = json.loads((ROOT / BUILD_KEY_FILE).read_text())["key"]
-    except (OSError, ValueError, KeyError):
-        return True
-    if recorded != build_key(ROOT):
+    if not index.is_file() or recorded_build_key(ROOT) != build_key(ROOT):
         return True
     built = index.stat().st_mtime
     for name in SOURCES:

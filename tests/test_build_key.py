@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbook import chapters
+from dlbook import build
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,21 +23,21 @@ def repo(tmp_path, monkeypatch):
 
 
 def test_the_key_changes_with_each_input(repo, monkeypatch):
-    base = chapters.build_key(repo)
-    assert chapters.build_key(repo) == base  # stable
+    base = build.build_key(repo)
+    assert build.build_key(repo) == base  # stable
     monkeypatch.setenv("DLBOOK_DATASET", "digits")
-    assert chapters.build_inputs(repo)["data"] == "digits"
-    digits = chapters.build_key(repo)
+    assert build.build_inputs(repo)["data"] == "digits"
+    digits = build.build_key(repo)
     assert digits != base
     monkeypatch.setenv("DLBOOK_DEVICE", "cpu")
-    assert chapters.build_key(repo) != digits  # any DLBOOK_* variable
+    assert build.build_key(repo) != digits  # any DLBOOK_* variable
     monkeypatch.delenv("DLBOOK_DEVICE")
     (repo / "src" / "dlbook" / "losses.py").write_text("# changed\n", encoding="utf-8")
-    assert chapters.build_key(repo) != digits
+    assert build.build_key(repo) != digits
     (repo / "book" / "_ext" / "dlbook_html.py").write_text("# changed\n", encoding="utf-8")
-    assert chapters.build_inputs(repo)["sources"] != chapters.build_inputs(ROOT)["sources"]
+    assert build.build_inputs(repo)["sources"] != build.build_inputs(ROOT)["sources"]
     monkeypatch.setattr("torch.__version__", "0.0.0-other")
-    assert chapters.build_inputs(repo)["torch"] == "0.0.0-other"
+    assert build.build_inputs(repo)["torch"] == "0.0.0-other"
 
 
 def test_the_data_files_are_keyed_by_content_not_by_where_they_lie(repo, tmp_path, monkeypatch):
@@ -55,30 +55,42 @@ def test_the_data_files_are_keyed_by_content_not_by_where_they_lie(repo, tmp_pat
             (package / f"{name}.gz").write_bytes(gzip.compress(content))
     monkeypatch.setenv("DLBOOK_SYSTEM_DATA", str(package))
     monkeypatch.setenv("DLBOOK_DATA", str(root))
-    from_package = chapters.build_inputs(repo)
+    from_package = build.build_inputs(repo)
     assert from_package["data"] == "fashion-mnist" and from_package["data files"] != "none"
     raw = root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     for pair in data.MNIST_FILES.values():
         for name in pair:
             (raw / name).write_bytes(gzip.decompress((package / f"{name}.gz").read_bytes()))
-    assert chapters.build_inputs(repo)["data files"] == from_package["data files"]
+    assert build.build_inputs(repo)["data files"] == from_package["data files"]
     (raw / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01\x00\x00\x00\x01\x09")  # other content
-    assert chapters.build_inputs(repo)["data files"] != from_package["data files"]
+    assert build.build_inputs(repo)["data files"] != from_package["data files"]
 
 
 def test_prepare_build_keeps_a_matching_cache_and_drops_a_stale_one(repo):
-    cache, build = repo / ".jupyter_cache", repo / "_build"
-    key, message = chapters.prepare_build(repo)
+    cache, built = repo / ".jupyter_cache", repo / "_build"
+    key, message = build.prepare_build(repo)
     assert message.startswith("first build")
     # the key is recorded at once: a build that then fails (a warning) keeps its executed chapters
-    assert json.loads((repo / chapters.BUILD_KEY_FILE).read_text())["key"] == key
-    build.mkdir()
+    assert json.loads((repo / build.BUILD_KEY_FILE).read_text())["key"] == key
+    built.mkdir()
     (cache / "executed").mkdir()  # a chapter executed with these inputs
-    assert chapters.prepare_build(repo) == (key, "same data, versions, device and dlbook source as the cached chapters: reusing them")
-    assert (cache / "executed").is_dir() and build.is_dir()
+    assert build.prepare_build(repo) == (key, "same data, versions, device and dlbook source as the cached chapters: reusing them")
+    assert (cache / "executed").is_dir() and built.is_dir()
     (repo / "src" / "dlbook" / "optim.py").write_text("# changed\n", encoding="utf-8")
-    new_key, message = chapters.prepare_build(repo)
+    new_key, message = build.prepare_build(repo)
     assert new_key != key and message.startswith("sources changed")
-    assert not (cache / "executed").exists() and not build.exists()  # dropped; only the new key is recorded
-    assert json.loads((repo / chapters.BUILD_KEY_FILE).read_text())["key"] == new_key
+    assert not (cache / "executed").exists() and not built.exists()  # dropped; only the new key is recorded
+    assert json.loads((repo / build.BUILD_KEY_FILE).read_text())["key"] == new_key
+    assert build.recorded_build_key(repo) == new_key  # what make pdf and the browser tests read
+    (repo / build.BUILD_KEY_FILE).write_text("not json")
+    assert build.recorded_build_key(repo) is None
+
+
+def test_a_source_in_a_subpackage_changes_the_key(repo):
+    """dlbook's sources include its packages' files (src/dlbook/data/*.py), not only the top level."""
+    base = build.build_inputs(repo)["sources"]
+    sub = repo / "src" / "dlbook" / "newpackage"
+    sub.mkdir()
+    (sub / "module.py").write_text("x = 1\n", encoding="utf-8")
+    assert build.build_inputs(repo)["sources"] != base

@@ -46,7 +46,7 @@ from dlbook import (
     activations,
     augment,
     autograd,
-    chapters,
+    build,
     claims,
     data,
     device,
@@ -56,6 +56,7 @@ from dlbook import (
     losses,
     models,
     optim,
+    pages,
     passes,
     regularization,
     reproducibility,
@@ -255,7 +256,7 @@ def test_a_missing_data_directory_falls_back_to_the_digits_and_the_stamp_says_so
     monkeypatch.setenv("DLBOOK_SYSTEM_DATA", str(missing))
     splits = dlbook.data.load_dataset()
     assert splits.name == "digits" and len(splits.x_train) == 1079
-    box = chapters.stamp(splits, torch.device("cpu"))
+    box = pages.stamp(splits, torch.device("cpu"))
     assert box.warning and "No Fashion-MNIST files" in box.warning and "8×8 digits" in box.warning, box.data
     html = box._repr_html_()
     assert 'class="admonition warning dlbook-fallback"' in html and str(missing) not in html
@@ -472,12 +473,12 @@ BAD_CALLS = [
     ("tuning.tpe_search/log low<=0", lambda: tuning.tpe_search(lambda p: 0.0, {"x": ("log", 0, 1)}, 3), ValueError, "low"),
     ("tuning.tpe_search/direction", lambda: tuning.tpe_search(lambda p: 0.0, {"w": [1]}, 3, direction="up"), ValueError, "direction"),
     ("tuning.grid_values/points=0", lambda: tuning.grid_values(("uniform", 0.0, 1.0), 0), ValueError, "points"),
-    # dlbook.chapters
-    ("chapters.table/row length", lambda: chapters.table([[1, 2]], ["only one"]), ValueError, "rows"),
-    ("chapters.table/formats length", lambda: chapters.table([[1]], ["a"], [None, None]), ValueError, "formats"),
-    ("chapters.table/format spec", lambda: chapters.table([[1]], ["a"], [".3q"]), ValueError, "formats"),
-    ("chapters.find_chapter/99", lambda: chapters.find_chapter("99"), ValueError, "chapter"),
-    ("chapters.find_chapter/topic", lambda: chapters.find_chapter("no-such-topic"), ValueError, "chapter"),
+    # dlbook.pages, dlbook.build
+    ("pages.table/row length", lambda: pages.table([[1, 2]], ["only one"]), ValueError, "rows"),
+    ("pages.table/formats length", lambda: pages.table([[1]], ["a"], [None, None]), ValueError, "formats"),
+    ("pages.table/format spec", lambda: pages.table([[1]], ["a"], [".3q"]), ValueError, "formats"),
+    ("build.find_chapter/99", lambda: build.find_chapter("99"), ValueError, "chapter"),
+    ("build.find_chapter/topic", lambda: build.find_chapter("no-such-topic"), ValueError, "chapter"),
     # dlbook.device
     ("device.get_device/tpu", lambda: device.get_device("tpu"), ValueError, "device"),
     ("device.get_device/int", lambda: device.get_device(3), TypeError, "device"),  # unified

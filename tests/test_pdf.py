@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dlbook.chapters import PDF_FILE, PDF_IN_HTML
+from dlbook.build import PDF_FILE, PDF_IN_HTML
 
 ROOT = Path(__file__).resolve().parents[1]
 PDF = ROOT / PDF_FILE

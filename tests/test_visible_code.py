@@ -3,7 +3,7 @@
 A reader who copies the code cells a chapter shows, in order, into a fresh notebook
 must be able to run them: no visible cell may use a name that only a hidden cell
 (``remove-cell``, ``remove-input``) defines. Each chapter is executed here from its
-visible cells alone (:func:`dlbook.chapters.visible_code`), on scikit-learn's digits
+visible cells alone (:func:`dlbook.build.visible_code`), on scikit-learn's digits
 (``DLBOOK_DATASET=digits``), which is quick and runs the same code as Fashion-MNIST.
 The book's build, on the real data, runs every cell, hidden ones included.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dlbook.chapters import run_chapter
+from dlbook.build import run_chapter
 from test_book import HEADER  # a minimal MyST page's front matter and title
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -34,7 +34,7 @@ def visible_runs(tmp_path_factory):
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from dlbook.chapters import single_threaded_kernels
+    from dlbook.build import single_threaded_kernels
 
     saved = os.environ.get("DLBOOK_DATASET")
     os.environ["DLBOOK_DATASET"] = "digits"

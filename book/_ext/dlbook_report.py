@@ -4,7 +4,7 @@ myst-nb's own ``{nb-exec-table}`` shows when, how and how long each page execute
 its status as an emoji that renders as an empty box without an emoji font. The
 ``{dlbook-exec-table}`` directive shows the same execution data (myst-nb's, from the
 build environment), the status as a word, and two more columns read from the record
-``dlbook.chapters.stamp`` glues on every page: the dataset (with its number of training
+``dlbook.pages.stamp`` glues on every page: the dataset (with its number of training
 images) and the device.
 """
 

@@ -21,8 +21,9 @@ module                         chapter
 :mod:`dlbook.data`             every chapter (datasets and mini-batches)
 :mod:`dlbook.models`           every chapter (MLPs, parameter counts)
 :mod:`dlbook.train`            every chapter (the training loop)
-:mod:`dlbook.chapters`         running a chapter; the page stamp and tables
-:mod:`dlbook.claims`           every chapter (checked claims, the claims ledger)
+:mod:`dlbook.pages`            every chapter (the page stamp, glued numbers, tables)
+:mod:`dlbook.claims`           every chapter (statistics over seeds, checked claims, the ledger)
+:mod:`dlbook.build`            building the book, running one chapter (``python -m dlbook``)
 :mod:`dlbook.validation`       every module (argument checks: one rule, no GPU syncs)
 =============================  ==============================================
 
@@ -38,7 +39,7 @@ from dlbook import (
     activations,
     augment,
     autograd,
-    chapters,
+    build,
     claims,
     data,
     generalization,
@@ -47,6 +48,7 @@ from dlbook import (
     losses,
     models,
     optim,
+    pages,
     passes,
     regularization,
     schedules,
@@ -62,7 +64,7 @@ __all__ = [
     "activations",
     "augment",
     "autograd",
-    "chapters",
+    "build",
     "claims",
     "data",
     "generalization",
@@ -71,6 +73,7 @@ __all__ = [
     "losses",
     "models",
     "optim",
+    "pages",
     "passes",
     "regularization",
     "schedules",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dlbook.chapters import build_book, build_inputs, build_key, build_pdf, find_chapter, run_chapter
+from dlbook.build import build_book, build_inputs, build_key, build_pdf, find_chapter, run_chapter
 
 
 def main(argv: list[str] | None = None) -> int:

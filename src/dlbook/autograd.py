@@ -27,7 +27,8 @@ class Value:
     Attributes:
         data: the number.
         grad: :math:`\\partial \\text{output} / \\partial \\text{self}` after
-            ``output.backward()``; 0 before.
+            ``output.backward()``, summed over every call since it was last set to
+            ``0.0`` (see :meth:`backward`); 0 at creation.
         op: the operation that produced it (``""`` for a leaf).
 
     >>> a, b = Value(2.0), Value(-3.0)
@@ -83,15 +84,28 @@ class Value:
     def __pow__(self, exponent: Number) -> Value:
         """``self ** exponent`` for a constant exponent (int or float).
 
+        Unlike torch, which returns ``nan`` or ``inf``, a power with no finite real
+        value raises: a negative base with a non-integer exponent (``ValueError``) and
+        0 to a negative power (``ZeroDivisionError``); so does ``backward`` where the
+        derivative is infinite (0 to a power between 0 and 1). As in torch, the
+        derivative of ``x ** 0`` is 0 everywhere, 0 included.
+
         >>> x = Value(3.0); y = x ** 2; y.backward(); x.grad
         6.0
+        >>> Value(-4.0) ** 0.5
+        Traceback (most recent call last):
+        ...
+        ValueError: Invalid power: -4.0 ** 0.5 (a negative number has no real non-integer power)
         """
         if isinstance(exponent, Value) or isinstance(exponent, bool) or not isinstance(exponent, (int, float)):
             raise TypeError(f"Invalid exponent: {exponent!r} (expected a constant int or float)")
+        if self.data < 0 and not float(exponent).is_integer():
+            raise ValueError(f"Invalid power: {self.data!r} ** {exponent!r} (a negative number has no real non-integer power)")
         out = Value(self.data**exponent, (self,), f"**{exponent:g}")
 
-        def _backward() -> None:  # d(x^n)/dx = n x^(n-1)
-            self.grad += exponent * self.data ** (exponent - 1) * out.grad
+        def _backward() -> None:  # d(x^n)/dx = n x^(n-1), and 0 for n = 0 (even at x = 0)
+            if exponent != 0:
+                self.grad += exponent * self.data ** (exponent - 1) * out.grad
 
         out._backward = _backward
         return out
@@ -229,21 +243,47 @@ class Value:
         return order
 
     def backward(self) -> None:
-        """Fill ``.grad`` of every node below with :math:`\\partial \\text{self} / \\partial \\text{node}`.
+        """Add :math:`\\partial \\text{self} / \\partial \\text{node}` to the ``.grad`` of every node below.
 
         Seeds :math:`\\partial \\text{self}/\\partial \\text{self} = 1`, then visits nodes
         from the output back to the leaves, each passing its gradient to its inputs.
-        Gradients are reset first, so calling it twice gives the same result.
+        Like ``torch.Tensor.backward``, it *accumulates*: after calls on outputs
+        :math:`y_1, \\dots, y_k` (or :math:`k` calls on the same one), a node :math:`v` holds
 
-        >>> x = Value(3.0); y = x * x; y.backward(); y.backward(); x.grad
+        .. math:: v.\\text{grad} = v.\\text{grad}_{\\text{before}} + \\sum_{j=1}^{k} \\frac{\\partial y_j}{\\partial v},
+
+        until you reset it (``v.grad = 0.0``, what ``zero_grad()`` does in torch).
+        That is what lets a batch too big for memory be split into micro-batches whose
+        gradients add up. Within one call only this call's gradients flow: every
+        ``.grad`` is set aside, set to 0, filled by the usual propagation, and the
+        set-aside value is added back.
+
+        Unlike torch: the graph is kept, so ``backward()`` can run on it again
+        (torch raises unless the first call passed ``retain_graph=True``); every node,
+        not only the leaves, keeps its ``.grad`` (torch keeps a non-leaf's only after
+        ``retain_grad()``, and then accumulates it the same way); every ``Value`` takes
+        part, constants included (torch skips tensors that do not require grad), and
+        ``.grad`` starts at ``0.0``, not ``None``. Some local derivatives read the
+        nodes' ``.data`` when ``backward`` runs, others values kept by the forward
+        pass: after changing a leaf's ``.data``, build the graph again before calling
+        ``backward`` (torch with ``retain_graph=True`` has the same catch).
+
+        >>> x = Value(3.0); y = x * x; y.backward(); x.grad
+        6.0
+        >>> y.backward(); x.grad          # accumulated: 6 + 6
+        12.0
+        >>> x.grad = 0.0; y.backward(); x.grad
         6.0
         """
         order = self.topological_order()
+        before = [node.grad for node in order]
         for node in order:
             node.grad = 0.0
         self.grad = 1.0
         for node in reversed(order):
             node._backward()
+        for node, grad in zip(order, before):
+            node.grad += grad
 
     def edges(self) -> list[tuple[Value, Value]]:
         """Every ``(input, output)`` pair of the graph below this value.

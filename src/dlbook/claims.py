@@ -40,6 +40,8 @@ from collections.abc import Sequence
 import dataclasses
 from dataclasses import dataclass
 
+from dlbook.pages import glue_in_kernel
+
 #: The MIME type under which a checked claim travels in a cell's output (read by the ledger).
 CLAIM_MIME = "application/vnd.dlbook.claim+json"
 #: The MIME type of an erratum of the source outline (read by the ledger's second table).
@@ -54,8 +56,6 @@ GLUE_PREFIX = {"claim": "dlbook_claim_", "erratum": "dlbook_erratum_"}
 
 def _glue_for_ledger(kind: str, obj) -> None:
     """Glue ``obj`` (not displayed) so that the ledger page can read it from the page's glue data."""
-    from dlbook.chapters import glue_in_kernel
-
     glue_in_kernel(GLUE_PREFIX[kind] + obj.key.replace("-", "_"), obj)
 
 
@@ -133,6 +133,24 @@ def summarize(values: Sequence[float]) -> Summary:
     ValueError: Invalid values: 1 value(s) (expected one per seed, at least 2)
     """
     return Summary(_values("values", values))
+
+
+def mean_spread(values, spec: str = ".1%") -> str:
+    """``"mean ± spread"`` of one value per seed (:func:`summarize`), for prose.
+
+    The spread gets one more digit when ``spec`` would round a non-zero spread to 0,
+    so that a small spread never reads as none.
+
+    >>> mean_spread([0.80, 0.82, 0.81])
+    '81.0% ± 1.0%'
+    >>> mean_spread([0.8100, 0.8102, 0.8101])
+    '81.0% ± 0.01%'
+    """
+    s = summarize(values)
+    spread = f"{s.spread:{spec}}"
+    if float(spread.rstrip("%")) == 0 and s.spread > 0:
+        spread = f"{s.spread:.{int(spec[1]) + 1}{spec[2:]}}"
+    return f"{s.mean:{spec}} ± {spread}"
 
 
 #: The significance level of every verdict in the book: a setting that makes no

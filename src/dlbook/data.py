@@ -540,7 +540,7 @@ def load_digits(*, val_fraction: float = 0.2, test_fraction: float = 0.2, seed: 
     1,797 images from the UCI "Optical Recognition of Handwritten Digits" set, 16
     grey levels each, scaled here to :math:`[0, 1]` by dividing by 16. The data
     ships inside scikit-learn, so this works with no network. It is the book's last
-    resort: a page built on it says so (see :func:`dlbook.chapters.stamp`).
+    resort: a page built on it says so (see :func:`dlbook.pages.stamp`).
 
     >>> s = load_digits()
     >>> float(s.x_train.max()), s.y_train.dtype
@@ -592,7 +592,7 @@ def resolve_dataset(name: str = "auto", root: str | os.PathLike | None = None) -
 
     Returns ``(name, files)``: ``name`` one of :data:`DATASET_NAMES` and ``files``
     the data files found (empty for the digits, or for a set still to be downloaded).
-    The build keys its cache on these files (see :func:`dlbook.chapters.build_key`).
+    The build keys its cache on these files (see :func:`dlbook.build.build_key`).
     Unlike :func:`load_dataset` it never probes the network: a set that is not on
     disk resolves to what an offline machine would load.
 

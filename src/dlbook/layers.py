@@ -38,9 +38,12 @@ class Dropout(nn.Module):
     :math:`\mathbb E[y_i] = x_i`, so the next layer sees inputs of the same size
     in training and in evaluation, where dropout does nothing. ``p = 1`` drops
     everything (the output is zeros, as in torch); ``p = 0`` is the identity.
-    The mask comes from torch's global random generator, so
-    :func:`dlbook.seed_everything` makes it repeatable (it is not the same stream
-    of random numbers as :class:`torch.nn.Dropout`'s).
+    The mask is drawn the way :class:`torch.nn.Dropout` draws it on the CPU, from
+    torch's global generator (``torch.empty_like(x).bernoulli_(1 - p)``), so
+    :func:`dlbook.seed_everything` makes it repeatable, and under the same seed the
+    output and the generator's state afterwards are torch's, bit for bit. On a GPU
+    torch uses a fused kernel with a random stream of its own: the masks have the same
+    distribution there, not the same values.
 
     Shape: any; the output has the input's shape.
 
@@ -70,9 +73,9 @@ class Dropout(nn.Module):
             return x  # evaluation mode: the identity
         if self.p == 1.0:
             return x * 0.0  # all dropped; keeps the graph, as torch does
-        # keep each element with probability 1 - p, independently
-        keep = torch.rand(x.shape, device=x.device) >= self.p
-        return x * keep.to(x.dtype) / (1.0 - self.p)
+        # keep each element with probability 1 - p, independently: m_i ~ Bernoulli(1 - p)
+        keep = torch.empty_like(x).bernoulli_(1.0 - self.p)
+        return x * keep.div_(1.0 - self.p)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

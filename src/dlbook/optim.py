@@ -3,12 +3,23 @@ r"""Optimizers: SGD (with momentum), Adagrad, RMSprop, Adam and AdamW, written t
 Taught in chapter 04 (Optimizers). Each class subclasses :class:`torch.optim.Optimizer`,
 so parameter groups, ``state_dict()`` / ``load_state_dict()`` and PyTorch's learning-rate
 schedulers (chapter 9) work with it unchanged; each takes the arguments of its
-:mod:`torch.optim` namesake (the ones listed; not ``maximize``, ``foreach``, ``fused``,
-``amsgrad`` and the like), rejects the same invalid values with the same messages, and
-produces the same parameter trajectory (``tests/test_optim.py`` runs both side by side).
-One deliberate difference: a NaN hyperparameter is rejected here, where
-:class:`torch.optim.SGD` lets ``lr=nan`` through (it tests ``lr < 0``) and every
-weight becomes NaN on the first step.
+:mod:`torch.optim` namesake that change the arithmetic (``maximize`` and Adam's
+``amsgrad`` included), with the same defaults, rejects the same invalid values with the
+same messages, and produces the same parameter trajectory (``tests/test_optim.py`` runs
+both side by side, on contiguous, transposed and sliced parameters, on transposed and
+expanded gradients, in float32, float64 and complex dtypes).
+
+Deliberate differences, each pinned by a ``test_..._differs_from_torch_...`` test:
+
+* a NaN hyperparameter is rejected here, where :class:`torch.optim.SGD` lets
+  ``lr=nan`` through (it tests ``lr < 0``) and every weight becomes NaN on the first step;
+* hyperparameters are plain numbers: torch also takes 1-element tensors (for
+  compiled or CUDA-graph-captured steps), which raise :class:`TypeError` here;
+* there is one implementation, the loop over parameters written below, so torch's
+  switches between implementations (``foreach``, ``fused``, ``capturable``,
+  ``differentiable``) are not arguments here: passing one raises :class:`TypeError`;
+* :class:`Adagrad` takes dense gradients only (torch's also takes sparse ones,
+  from ``nn.Embedding(sparse=True)``) and uses a group's own ``initial_accumulator_value``.
 
 Each ``step()`` follows the algorithm in its class docstring line by line, with the
 formula beside each line. Where PyTorch uses a fused tensor operation the code uses the
@@ -57,6 +68,22 @@ def _check_hyperparameter(label: str, value, **bounds) -> None:
     check_real(label, value, label=label, explain=False, **bounds)
 
 
+def _as_real(*tensors: torch.Tensor) -> list[torch.Tensor]:
+    """Complex tensors viewed as real ones with a last axis of 2 (real part, imaginary part).
+
+    The update then treats the two parts as separate coordinates (so Adam's
+    :math:`g^2` is taken part by part, not as the complex square), as torch.optim does.
+    The views share memory with the originals: updating them in place updates those.
+    """
+    return [torch.view_as_real(x) if torch.is_complex(x) else x for x in tensors]
+
+
+def _step_counter() -> torch.Tensor:
+    """The step count :math:`t = 0`: a scalar tensor on the CPU, in torch's dtype for it."""
+    return torch.tensor(0.0, dtype=torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32,
+                        device="cpu")
+
+
 def _closure_loss(closure: Callable[[], torch.Tensor] | None):
     if closure is None:
         return None
@@ -71,10 +98,12 @@ class SGD(torch.optim.Optimizer):
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
             &\textbf{input}: \eta \text{ (lr)},\ \theta_0 \text{ (params)},\ f(\theta) \text{ (objective)},\
-                \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\ \tau \text{ (dampening)},\ \textit{nesterov} \\
+                \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\ \tau \text{ (dampening)},\ \textit{nesterov},\
+                \textit{maximize} \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
-            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1})
+                \quad \textbf{if}\ \textit{maximize}:\ g_t \leftarrow -\nabla_\theta f_t(\theta_{t-1}) \\
             &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
             &\hspace{5mm} \textbf{if}\ \mu \neq 0: \\
             &\hspace{10mm} \textbf{if}\ t > 1:\ b_t \leftarrow \mu b_{t-1} + (1 - \tau) g_t
@@ -95,11 +124,12 @@ class SGD(torch.optim.Optimizer):
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
-        lr: learning rate :math:`\eta \ge 0` (required).
+        lr: learning rate :math:`\eta \ge 0` (default 1e-3, as torch's).
         momentum: :math:`\mu \ge 0` (default 0: plain SGD).
         dampening: :math:`\tau`, scales the new gradient in the buffer (default 0).
         weight_decay: :math:`\lambda \ge 0`, an L2 penalty added to the gradient (default 0).
         nesterov: Nesterov momentum; needs ``momentum > 0`` and ``dampening == 0``.
+        maximize: climb :math:`f` instead of descending it (keyword only; default False).
 
     State per parameter: ``momentum_buffer`` (same shape as the parameter) when
     ``momentum != 0``; nothing otherwise.
@@ -118,15 +148,16 @@ class SGD(torch.optim.Optimizer):
     ValueError: Invalid learning rate: -0.1
     """
 
-    def __init__(self, params, lr: float, momentum: float = 0, dampening: float = 0,
-                 weight_decay: float = 0, nesterov: bool = False) -> None:
+    def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
+                 weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False) -> None:
         _check_hyperparameter("learning rate", lr, low=0.0)
         _check_hyperparameter("momentum value", momentum, low=0.0)
         _check_hyperparameter("dampening", dampening)
         _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov)
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay, nesterov=nesterov,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -139,7 +170,7 @@ class SGD(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad                                  # g_t
+                g = -p.grad if group.get("maximize") else p.grad    # g_t
                 if weight_decay != 0:
                     g = g.add(p, alpha=weight_decay)        # g_t + λθ
                 if mu != 0:
@@ -172,16 +203,20 @@ class Adam(torch.optim.Optimizer):
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
             &\textbf{input}: \eta \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
-                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon \\
-            &\textbf{initialize}: m_0 \leftarrow 0 \text{ (first moment)},\ v_0 \leftarrow 0 \text{ (second moment)} \\
+                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon,\ \textit{amsgrad},\ \textit{maximize} \\
+            &\textbf{initialize}: m_0 \leftarrow 0 \text{ (first moment)},\ v_0 \leftarrow 0 \text{ (second moment)},\
+                v^{\max}_0 \leftarrow 0 \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
-            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1})
+                \quad \textbf{if}\ \textit{maximize}:\ g_t \leftarrow -\nabla_\theta f_t(\theta_{t-1}) \\
             &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
             &\hspace{5mm} m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
             &\hspace{5mm} v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
             &\hspace{5mm} \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
-            &\hspace{5mm} \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+            &\hspace{5mm} \textbf{if}\ \textit{amsgrad}:\ v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\
+                \widehat{v}_t \leftarrow v^{\max}_t / (1 - \beta_2^t) \\
+            &\hspace{5mm} \textbf{else}:\ \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
             &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \eta\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
             &\rule{110mm}{0.4pt} \\
        \end{aligned}
@@ -197,16 +232,23 @@ class Adam(torch.optim.Optimizer):
     divided by :math:`\sqrt{\widehat v}`: coordinates with large gradients are
     barely decayed. :class:`AdamW` decouples it.
 
+    ``amsgrad`` (Reddi, Kale & Kumar, 2018) divides by the largest :math:`v` seen so
+    far instead of the current one, so a coordinate's step size can never grow back
+    after a burst of large gradients.
+
     Args:
         params: an iterable of tensors or of parameter-group dicts.
         lr: :math:`\eta \ge 0` (default 1e-3).
         betas: :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)` (default (0.9, 0.999)).
         eps: :math:`\epsilon \ge 0`, keeps the division finite (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 0).
+        amsgrad: divide by the running maximum of :math:`v` (default False).
+        maximize: climb :math:`f` instead of descending it (keyword only; default False).
 
     State per parameter: ``step`` (a scalar tensor, :math:`t`), ``exp_avg``
     (:math:`m`) and ``exp_avg_sq`` (:math:`v`), each shaped like the parameter:
-    two extra copies of the model.
+    two extra copies of the model; a third, ``max_exp_avg_sq`` (:math:`v^{\max}`),
+    with ``amsgrad``.
 
     Taught in chapter 04 (Optimizers).
 
@@ -225,9 +267,10 @@ class Adam(torch.optim.Optimizer):
     decoupled_weight_decay = False
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0) -> None:
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *, maximize: bool = False) -> None:
         _check_adam_args(lr, betas, eps, weight_decay)
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -236,27 +279,34 @@ class Adam(torch.optim.Optimizer):
         loss = _closure_loss(closure)
         for group in self.param_groups:
             lr, (beta1, beta2) = group["lr"], group["betas"]
-            eps, weight_decay = group["eps"], group["weight_decay"]
+            eps, weight_decay, amsgrad = group["eps"], group["weight_decay"], group.get("amsgrad", False)
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("Adam does not support sparse gradients, please consider SparseAdam instead")
                 state = self.state[p]
                 if not state:                               # m_0 = v_0 = 0
-                    state["step"] = torch.tensor(0.0)
+                    state["step"] = _step_counter()
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
+                    if amsgrad:                             # v^max_0 = 0
+                        state["max_exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
                 t = state["step"].item()
-                g = p.grad
+                g = -p.grad if group.get("maximize") else p.grad
                 if weight_decay != 0:
                     if self.decoupled_weight_decay:
                         p.mul_(1 - lr * weight_decay)       # AdamW: θ - ηλθ
                     else:
                         g = g.add(p, alpha=weight_decay)    # Adam: g_t + λθ
-                m, v = state["exp_avg"], state["exp_avg_sq"]
+                p, g, m, v = _as_real(p, g, state["exp_avg"], state["exp_avg_sq"])
                 # in place: m_t = β1 m + (1-β1) g_t;  v_t = β2 v + (1-β2) g_t²
                 m.lerp_(g, 1 - beta1)
                 v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
+                if amsgrad:                                 # v^max_t = max(v^max, v_t), in place
+                    v_max, = _as_real(state["max_exp_avg_sq"])
+                    v = torch.maximum(v_max, v, out=v_max)
                 bias_correction1 = 1 - beta1**t             # m̂_t = m_t / (1-β1^t)
                 bias_correction2 = 1 - beta2**t             # v̂_t = v_t / (1-β2^t)
                 # √v̂_t + ε
@@ -273,16 +323,19 @@ class AdamW(Adam):
        \begin{aligned}
             &\rule{110mm}{0.4pt} \\
             &\textbf{input}: \eta \text{ (lr)},\ \beta_1, \beta_2 \text{ (betas)},\ \theta_0 \text{ (params)},\
-                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon \\
-            &\textbf{initialize}: m_0 \leftarrow 0,\ v_0 \leftarrow 0 \\
+                f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \epsilon,\ \textit{amsgrad},\ \textit{maximize} \\
+            &\textbf{initialize}: m_0 \leftarrow 0,\ v_0 \leftarrow 0,\ v^{\max}_0 \leftarrow 0 \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
-            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1})
+                \quad \textbf{if}\ \textit{maximize}:\ g_t \leftarrow -\nabla_\theta f_t(\theta_{t-1}) \\
             &\hspace{5mm} \theta_{t-1} \leftarrow \theta_{t-1} - \eta \lambda \theta_{t-1} \\
             &\hspace{5mm} m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
             &\hspace{5mm} v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
             &\hspace{5mm} \widehat{m}_t \leftarrow m_t / (1 - \beta_1^t) \\
-            &\hspace{5mm} \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
+            &\hspace{5mm} \textbf{if}\ \textit{amsgrad}:\ v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t),\
+                \widehat{v}_t \leftarrow v^{\max}_t / (1 - \beta_2^t) \\
+            &\hspace{5mm} \textbf{else}:\ \widehat{v}_t \leftarrow v_t / (1 - \beta_2^t) \\
             &\hspace{5mm} \theta_t \leftarrow \theta_{t-1} - \eta\, \widehat{m}_t / \big(\sqrt{\widehat{v}_t} + \epsilon\big) \\
             &\rule{110mm}{0.4pt} \\
        \end{aligned}
@@ -299,8 +352,11 @@ class AdamW(Adam):
         betas: :math:`(\beta_1, \beta_2)`, each in :math:`[0, 1)` (default (0.9, 0.999)).
         eps: :math:`\epsilon \ge 0` (default 1e-8).
         weight_decay: :math:`\lambda \ge 0` (default 1e-2: on by default, unlike Adam).
+        amsgrad: divide by the running maximum of :math:`v` (default False).
+        maximize: climb :math:`f` instead of descending it (keyword only; default False).
 
-    State per parameter: as :class:`Adam` (``step``, ``exp_avg``, ``exp_avg_sq``).
+    State per parameter: as :class:`Adam` (``step``, ``exp_avg``, ``exp_avg_sq``;
+    ``max_exp_avg_sq`` with ``amsgrad``).
 
     Taught in chapter 04 (Optimizers).
 
@@ -314,8 +370,9 @@ class AdamW(Adam):
     decoupled_weight_decay = True
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 1e-2) -> None:
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+                 eps: float = 1e-8, weight_decay: float = 1e-2, amsgrad: bool = False, *, maximize: bool = False) -> None:
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                         maximize=maximize)
 
 
 class Adagrad(torch.optim.Optimizer):
@@ -326,11 +383,12 @@ class Adagrad(torch.optim.Optimizer):
             &\rule{110mm}{0.4pt} \\
             &\textbf{input}: \eta \text{ (lr)},\ \theta_0 \text{ (params)},\ f(\theta) \text{ (objective)},\
                 \lambda \text{ (weight decay)},\ s_0 \text{ (initial accumulator value)},\
-                \delta \text{ (lr decay)},\ \epsilon \\
+                \delta \text{ (lr decay)},\ \epsilon,\ \textit{maximize} \\
             &\textbf{initialize}: s_0 \text{ (state sum, every coordinate)} \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
-            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1})
+                \quad \textbf{if}\ \textit{maximize}:\ g_t \leftarrow -\nabla_\theta f_t(\theta_{t-1}) \\
             &\hspace{5mm} \tilde\eta_t \leftarrow \eta / \big(1 + (t - 1)\,\delta\big) \\
             &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
             &\hspace{5mm} s_t \leftarrow s_{t-1} + g_t^2 \\
@@ -347,9 +405,11 @@ class Adagrad(torch.optim.Optimizer):
     leaky average, which forgets.
 
     As in PyTorch, the state is created when the optimizer is constructed (not on the
-    first step), for every parameter. One deliberate difference: a parameter group's
+    first step), for every parameter. Two deliberate differences: a parameter group's
     own ``initial_accumulator_value`` is used for that group's accumulators, where
-    :class:`torch.optim.Adagrad` starts every accumulator at the constructor's value.
+    :class:`torch.optim.Adagrad` starts every accumulator at the constructor's value;
+    and gradients must be dense: a sparse one (from ``nn.Embedding(sparse=True)``)
+    raises :class:`RuntimeError`, where torch has a second, sparse update.
 
     Args:
         params: an iterable of tensors or of parameter-group dicts.
@@ -358,6 +418,7 @@ class Adagrad(torch.optim.Optimizer):
         weight_decay: :math:`\lambda \ge 0`, an L2 penalty added to the gradient (default 0).
         initial_accumulator_value: :math:`s_0 \ge 0`, where every sum starts (default 0).
         eps: :math:`\epsilon \ge 0`, keeps the division finite (default 1e-10).
+        maximize: climb :math:`f` instead of descending it (keyword only; default False).
 
     State per parameter: ``step`` (a scalar tensor, :math:`t`) and ``sum``
     (:math:`s`, shaped like the parameter).
@@ -379,14 +440,14 @@ class Adagrad(torch.optim.Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
-                 initial_accumulator_value: float = 0, eps: float = 1e-10) -> None:
+                 initial_accumulator_value: float = 0, eps: float = 1e-10, *, maximize: bool = False) -> None:
         _check_hyperparameter("learning rate", lr, low=0.0)
         _check_hyperparameter("lr_decay value", lr_decay, low=0.0)
         _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
         _check_hyperparameter("initial_accumulator_value value", initial_accumulator_value, low=0.0)
         _check_hyperparameter("epsilon value", eps, low=0.0)
         defaults = dict(lr=lr, lr_decay=lr_decay, eps=eps, weight_decay=weight_decay,
-                        initial_accumulator_value=initial_accumulator_value)
+                        initial_accumulator_value=initial_accumulator_value, maximize=maximize)
         super().__init__(params, defaults)
         for group in self.param_groups:
             for p in group["params"]:
@@ -394,7 +455,7 @@ class Adagrad(torch.optim.Optimizer):
 
     def _init_state(self, p: torch.Tensor, group: dict) -> None:
         """s_0 for every coordinate and t = 0, created up front as torch.optim.Adagrad does."""
-        self.state[p]["step"] = torch.tensor(0.0)
+        self.state[p]["step"] = _step_counter()
         self.state[p]["sum"] = torch.full_like(p, group["initial_accumulator_value"])
 
     @torch.no_grad()
@@ -407,16 +468,19 @@ class Adagrad(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("Invalid gradient: a sparse tensor (this Adagrad takes dense gradients only; "
+                                       "torch.optim.Adagrad also takes sparse ones)")
                 state = self.state[p]
                 if not state:                               # a group added later
                     self._init_state(p, group)
                 state["step"] += 1
                 t = state["step"].item()
-                g = p.grad                                  # g_t
+                g = -p.grad if group.get("maximize") else p.grad    # g_t
                 if weight_decay != 0:
                     g = g.add(p, alpha=weight_decay)        # g_t + λθ
                 rate = lr / (1 + (t - 1) * lr_decay)        # η̃_t = η / (1 + (t-1)δ)
-                s = state["sum"]                            # s_t = s + g_t²  (in place)
+                p, g, s = _as_real(p, g, state["sum"])      # s_t = s + g_t²  (in place)
                 s.addcmul_(g, g, value=1)
                 d = s.sqrt().add_(eps)                      # √s_t + ε
                 p.addcdiv_(g, d, value=-rate)               # θ_t = θ - η̃_t g_t/(√s_t + ε)
@@ -431,12 +495,13 @@ class RMSprop(torch.optim.Optimizer):
             &\rule{110mm}{0.4pt} \\
             &\textbf{input}: \eta \text{ (lr)},\ \alpha \text{ (smoothing)},\ \theta_0 \text{ (params)},\
                 f(\theta) \text{ (objective)},\ \lambda \text{ (weight decay)},\ \mu \text{ (momentum)},\
-                \epsilon,\ \textit{centered} \\
+                \epsilon,\ \textit{centered},\ \textit{maximize} \\
             &\textbf{initialize}: v_0 \leftarrow 0 \text{ (square average)},\ b_0 \leftarrow 0 \text{ (buffer)},\
                 \bar g_0 \leftarrow 0 \text{ (gradient average)} \\
             &\rule{110mm}{0.4pt} \\
             &\textbf{for}\ t = 1\ \textbf{to}\ \ldots\ \textbf{do} \\
-            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1}) \\
+            &\hspace{5mm} g_t \leftarrow \nabla_\theta f_t(\theta_{t-1})
+                \quad \textbf{if}\ \textit{maximize}:\ g_t \leftarrow -\nabla_\theta f_t(\theta_{t-1}) \\
             &\hspace{5mm} \textbf{if}\ \lambda \neq 0:\ g_t \leftarrow g_t + \lambda \theta_{t-1} \\
             &\hspace{5mm} v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
             &\hspace{5mm} \textbf{if}\ \textit{centered}: \\
@@ -463,6 +528,7 @@ class RMSprop(torch.optim.Optimizer):
         weight_decay: :math:`\lambda \ge 0` (default 0).
         momentum: :math:`\mu \ge 0` (default 0).
         centered: use the centred second moment (default False).
+        maximize: climb :math:`f` instead of descending it (keyword only; default False).
 
     State per parameter: ``step``, ``square_avg`` (:math:`v`); plus
     ``momentum_buffer`` (:math:`b`) when ``momentum > 0`` and ``grad_avg``
@@ -482,13 +548,15 @@ class RMSprop(torch.optim.Optimizer):
     """
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
-                 weight_decay: float = 0, momentum: float = 0, centered: bool = False) -> None:
+                 weight_decay: float = 0, momentum: float = 0, centered: bool = False, *,
+                 maximize: bool = False) -> None:
         _check_hyperparameter("learning rate", lr, low=0.0)
         _check_hyperparameter("epsilon value", eps, low=0.0)
         _check_hyperparameter("momentum value", momentum, low=0.0)
         _check_hyperparameter("weight_decay value", weight_decay, low=0.0)
         _check_hyperparameter("alpha value", alpha, low=0.0)
-        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered)
+        defaults = dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered,
+                        maximize=maximize)
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -502,29 +570,31 @@ class RMSprop(torch.optim.Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
+                if p.grad.is_sparse:
+                    raise RuntimeError("RMSprop does not support sparse gradients")
                 state = self.state[p]
                 if not state:                               # v_0 = b_0 = ḡ_0 = 0
-                    state["step"] = torch.tensor(0.0)
+                    state["step"] = _step_counter()
                     state["square_avg"] = torch.zeros_like(p)
                     if mu > 0:
                         state["momentum_buffer"] = torch.zeros_like(p)
                     if centered:
                         state["grad_avg"] = torch.zeros_like(p)
                 state["step"] += 1
-                g = p.grad                                  # g_t
+                g = -p.grad if group.get("maximize") else p.grad    # g_t
                 if weight_decay != 0:
                     g = g.add(p, alpha=weight_decay)        # g_t + λθ
-                v = state["square_avg"]                     # v_t = α v + (1-α) g_t²
+                p, g, v = _as_real(p, g, state["square_avg"])   # v_t = α v + (1-α) g_t²
                 v.mul_(alpha).addcmul_(g, g, value=1 - alpha)
                 if centered:
-                    g_bar = state["grad_avg"]               # ḡ_t = α ḡ + (1-α) g_t
+                    g_bar, = _as_real(state["grad_avg"])    # ḡ_t = α ḡ + (1-α) g_t
                     g_bar.lerp_(g, 1 - alpha)
                     # d_t = √(v_t - ḡ_t²) + ε
                     d = v.addcmul(g_bar, g_bar, value=-1).sqrt_().add_(eps)
                 else:
                     d = v.sqrt().add_(eps)                  # d_t = √v_t + ε
                 if mu > 0:
-                    b = state["momentum_buffer"]            # b_t = μ b + g_t/d_t
+                    b, = _as_real(state["momentum_buffer"])     # b_t = μ b + g_t/d_t
                     b.mul_(mu).addcdiv_(g, d)
                     p.add_(b, alpha=-lr)                    # θ_t = θ - η b_t
                 else:

@@ -1,7 +1,13 @@
-"""Running one chapter outside the book: find its MyST file, execute it, collect its figures.
+"""Building the book and running one chapter: the tooling behind ``make book``, ``make pdf`` and ``python -m dlbook``.
 
-Used by ``python -m dlbook run NN``; see the README's "Run one chapter yourself".
-Needs the ``book`` extra (jupytext, nbclient, ipykernel).
+* one chapter: :func:`find_chapter`, :func:`run_chapter` (``python -m dlbook run NN``,
+  ``--visible`` for :func:`visible_code`), :func:`chapter_figures`;
+* the whole book: :func:`build_inputs` and :func:`build_key` (what a cached chapter
+  depends on), :func:`prepare_build`, :func:`execute_in_parallel`, :func:`build_book`;
+* the PDF edition: :func:`build_pdf`, :func:`link_pdf_in_html`.
+
+Needs the ``book`` extra (jupytext, nbclient, ipykernel, Jupyter Book). The helpers a
+chapter page itself calls are in :mod:`dlbook.pages`.
 """
 
 from __future__ import annotations
@@ -22,269 +28,6 @@ class ChapterRun:
     figures: list[Path]
     seconds: float
     device: str
-
-
-class Stamp:
-    """The line :func:`stamp` returns: Markdown for a notebook, HTML for the book, ``.data`` as text.
-
-    A page built on the fallback digits gets a warning box (an admonition in the
-    built book) above the line, not a footnote.
-    """
-
-    def __init__(self, lines: list[str], warning: str | None = None) -> None:
-        self.lines = lines
-        self.warning = warning
-
-    @property
-    def data(self) -> str:
-        """The stamp as Markdown text (the warning first, if any)."""
-        head = [f"**Warning:** {self.warning}"] if self.warning else []
-        return "\n\n".join(head + [" ".join(self.lines) + f" [Execution report]({REPORT_PAGE}.md)."])
-
-    def _repr_markdown_(self) -> str:
-        return self.data
-
-    def _repr_html_(self) -> str:
-        import html
-
-        line = html.escape(" ".join(self.lines), quote=False)
-        parts = [f'<p class="dlbook-stamp">{line} <a href="{REPORT_PAGE}.html">Execution report</a>.</p>']
-        if self.warning:
-            parts.insert(
-                0,
-                '<div class="admonition warning dlbook-fallback"><p class="admonition-title">'
-                "Not the book's dataset</p>"
-                f"<p>{html.escape(self.warning, quote=False)}</p></div>",
-            )
-        return "".join(parts)
-
-    def __str__(self) -> str:
-        return self.data
-
-
-#: The execution report's page name, beside the chapters (``book/execution-report``).
-REPORT_PAGE = "execution-report"
-
-
-#: The MIME type of the record :func:`stamp` glues for the execution report (dataset and device per page).
-STAMP_MIME = "application/vnd.dlbook.stamp+json"
-
-
-def glue_in_kernel(name: str, obj) -> bool:
-    """Glue ``obj`` under ``name`` (not displayed) when running in a kernel; say whether it did.
-
-    What the build's generated pages read (the stamp's record, a claim for the ledger)
-    goes through here: a plain Python session or a doctest has no page to glue to, and
-    ``myst_nb.glue`` would print there, so outside IPython this does nothing.
-
-    >>> glue_in_kernel("dlbook_example", 1)
-    False
-    """
-    try:
-        from IPython import get_ipython
-    except ImportError:  # pragma: no cover - IPython comes with the book extra
-        return False
-    if get_ipython() is None:
-        return False
-    from myst_nb import glue
-
-    glue(name, obj, display=False)
-    return True
-
-
-def _glue_stamp(data, device) -> None:
-    """Inside a kernel, glue (not shown) what the page ran on, for the execution report's columns."""
-    from dlbook.device import describe_device
-
-    class _Record:
-        def _repr_mimebundle_(self, include=None, exclude=None):
-            record = {
-                "dataset": data.name,
-                "training images": len(data.x_train) + len(data.x_val),
-                "source": data.source,
-                "device": describe_device(device),
-            }
-            return {STAMP_MIME: record, "text/plain": ""}
-
-    glue_in_kernel("dlbook_stamp", _Record())
-
-
-def stamp(data, device) -> Stamp:
-    """The quiet line under every chapter's first cell: when it executed, on what, with which data.
-
-    One line, linking to the execution report (which says where each page found its
-    data). It names the dataset and the size of each split, never a path of the
-    machine that built the page. On scikit-learn's digits, the last-resort stand-in,
-    a warning box above the line says so and why.
-
-    Returns a :class:`Stamp`, which a notebook shows as Markdown and the built book
-    as HTML; ``.data`` is the plain text.
-
-    >>> from dlbook.data import load_digits
-    >>> import torch
-    >>> s = stamp(load_digits(), torch.device("cpu"))
-    >>> "1,079 to train on" in s.data and "CPU" in s.data and s.warning is not None
-    True
-    """
-    import datetime
-    import platform
-
-    from dlbook.device import describe_device
-
-    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    n_fit, n_val, n_test = len(data.x_train), len(data.x_val), len(data.x_test)
-    lines = [
-        f"This page executed on {when} on {describe_device(device)} with Python {platform.python_version()}.",
-        f"Data: {data.name} ({n_fit:,} to train on, {n_val:,} for validation, {n_test:,} to test;"
-        f" {data.image_shape[0]}×{data.image_shape[1]} pixels, {data.num_classes} classes).",
-    ]
-    _glue_stamp(data, device)
-    warning = None
-    if data.is_fallback:
-        why = " ".join(data.notes) or (
-            "This page was built on scikit-learn's 8×8 digits (DLBOOK_DATASET=digits), not on "
-            "Fashion-MNIST: 1,079 small training images, on which the differences between methods "
-            "are a few images and the numbers are not the book's."
-        )
-        warning = why
-    else:
-        lines += list(data.notes)
-    return Stamp(lines, warning)
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
-
-
-def sci(x, digits: int = 1) -> str:
-    """A number as a book prints it: ``1.8 × 10⁻⁵`` rather than ``1.8e-05``.
-
-    ``digits`` digits after the mantissa's point; between 0.1 and 10 (exponent −1 or 0)
-    the number is written out plainly (``0.78``, ``3.1``); 0 is ``0``; NaN and infinities
-    are written as Python writes them.
-
-    >>> sci(1.8e-05), sci(3e-16, 0), sci(0.78), sci(3.14159), sci(0.0), sci(-2.5e9)
-    ('1.8 × 10⁻⁵', '3 × 10⁻¹⁶', '0.78', '3.1', '0', '-2.5 × 10⁹')
-    """
-    import math
-
-    from dlbook.validation import check_int, check_real
-
-    if hasattr(x, "item") and getattr(x, "ndim", None) == 0:  # a 0-d tensor or array
-        x = x.item()
-    x = check_real("x", x)
-    digits = check_int("digits", digits, low=0)
-    if x == 0:
-        return "0"
-    if not math.isfinite(x):
-        return str(x)
-    mantissa, exponent = f"{x:.{digits}e}".split("e")
-    exponent = int(exponent)
-    if exponent == 0:
-        return mantissa
-    if exponent == -1:
-        return f"{x:.{digits + 1}g}"
-    return f"{mantissa} × 10{str(exponent).translate(_SUPERSCRIPT)}"
-
-
-def mean_spread(values, spec: str = ".1%") -> str:
-    """``"mean ± spread"`` of one value per seed (:func:`dlbook.claims.summarize`), for prose.
-
-    The spread gets one more digit when ``spec`` would round a non-zero spread to 0,
-    so that a small spread never reads as none.
-
-    >>> mean_spread([0.80, 0.82, 0.81])
-    '81.0% ± 1.0%'
-    >>> mean_spread([0.8100, 0.8102, 0.8101])
-    '81.0% ± 0.01%'
-    """
-    from dlbook.claims import summarize
-
-    s = summarize(values)
-    spread = f"{s.spread:{spec}}"
-    if float(spread.rstrip("%")) == 0 and s.spread > 0:
-        spread = f"{s.spread:.{int(spec[1]) + 1}{spec[2:]}}"
-    return f"{s.mean:{spec}} ± {spread}"
-
-
-def and_join(items) -> str:
-    """Words joined as prose joins them: ``'a'``, ``'a and b'``, ``'a, b and c'``.
-
-    >>> and_join(["ReLU"]), and_join(["ReLU", "GELU"]), and_join(["ReLU", "GELU", "tanh"])
-    ('ReLU', 'ReLU and GELU', 'ReLU, GELU and tanh')
-    """
-    items = list(items)
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def glue_markdown(name: str, text: str) -> bool:
-    """Glue a generated phrase under ``name`` (not displayed), to show with ``{glue:md}`name```.
-
-    Through :func:`glue_in_kernel`: outside a kernel it does nothing and says so.
-
-    >>> glue_markdown("verdict", "**no measurable difference**")
-    False
-    """
-    from IPython.display import Markdown
-
-    return glue_in_kernel(name, Markdown(text))
-
-
-def without_docstring(obj) -> str:
-    """The source of a function or class (:func:`inspect.getsource`) with its docstring left out.
-
-    For listings in the chapters, where the prose explains what the docstring says.
-
-    >>> print(without_docstring(and_join))
-    def and_join(items) -> str:
-        items = list(items)
-        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-    """
-    import inspect
-
-    lines = inspect.getsource(obj).splitlines()
-    start = next(i for i, line in enumerate(lines) if '"""' in line)
-    end = start if lines[start].count('"""') == 2 else next(
-        i for i in range(start + 1, len(lines)) if '"""' in lines[i])
-    return "\n".join(lines[:start] + lines[end + 1:])
-
-
-def table(rows, headers, formats=None) -> "object":
-    """A Markdown table, to ``glue`` into a chapter and show with ``{glue:md}`name```.
-
-    Args:
-        rows: a sequence of rows, each a sequence of cells (numbers or strings).
-        headers: one header per column.
-        formats: optional format spec per column (e.g. ``[None, ".3f", ".1%"]``);
-            ``None`` uses ``str``.
-
-    Returns an ``IPython.display.Markdown``; its ``.data`` is the Markdown text.
-
-    >>> print(table([["SGD", 0.91234], ["Adam", 0.95]], ["optimizer", "accuracy"], [None, ".1%"]).data)
-    | optimizer | accuracy |
-    |---|---|
-    | SGD | 91.2% |
-    | Adam | 95.0% |
-    >>> table([[1, 2]], ["only one header"])
-    Traceback (most recent call last):
-    ...
-    ValueError: Invalid rows: row 0 has 2 cells for 1 headers
-    """
-    from IPython.display import Markdown
-
-    formats = list(formats) if formats is not None else [None] * len(headers)
-    if len(formats) != len(headers):
-        raise ValueError(f"Invalid formats: {len(formats)} formats for {len(headers)} headers")
-    lines = ["| " + " | ".join(map(str, headers)) + " |", "|" + "---|" * len(headers)]
-    for i, row in enumerate(rows):
-        row = list(row)
-        if len(row) != len(headers):
-            raise ValueError(f"Invalid rows: row {i} has {len(row)} cells for {len(headers)} headers")
-        try:
-            cells = [format(c, f) if f else str(c) for c, f in zip(row, formats)]
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"Invalid formats: {formats!r} do not fit row {i} ({exc})") from exc
-        lines.append("| " + " | ".join(cells) + " |")
-    return Markdown("\n".join(lines))
 
 
 def _default_book_dir() -> Path:
@@ -479,7 +222,7 @@ def build_inputs(repo: str | Path = ".") -> dict[str, str]:
             while chunk := f.read(1 << 20):
                 data_hash.update(chunk)
     sources = hashlib.sha256()
-    for path in sorted([*(repo / "src" / "dlbook").glob("*.py"), *(repo / "book" / "_ext").glob("*.py")]):
+    for path in sorted([*(repo / "src" / "dlbook").rglob("*.py"), *(repo / "book" / "_ext").glob("*.py")]):
         sources.update(path.relative_to(repo).as_posix().encode() + b"\0" + path.read_bytes())
     env = {k: v for k, v in sorted(os.environ.items()) if k.startswith("DLBOOK_")}
     return {
@@ -504,6 +247,24 @@ def build_key(repo: str | Path = ".", inputs: dict[str, str] | None = None) -> s
 
     inputs = build_inputs(repo) if inputs is None else inputs
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def recorded_build_key(repo: str | Path = ".") -> str | None:
+    """The :func:`build_key` the cached chapters were executed with (:data:`BUILD_KEY_FILE`), or ``None``.
+
+    ``None`` when nothing is recorded yet or the record cannot be read.
+
+    >>> import tempfile
+    >>> recorded_build_key(tempfile.mkdtemp()) is None
+    True
+    """
+    import json
+
+    record = Path(repo) / BUILD_KEY_FILE
+    try:
+        return json.loads(record.read_text()).get("key")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def prepare_build(repo: str | Path = ".") -> tuple[str, str]:
@@ -724,15 +485,12 @@ def build_pdf(repo: str | Path = ".", extra_args: tuple[str, ...] = ()) -> int:
     book (:data:`PDF_IN_HTML`), whose pages then offer it in their download menu
     (:func:`link_pdf_in_html`).
     """
-    import json
     import shutil
     import subprocess
     import sys
 
     repo = Path(repo).resolve()
-    record = repo / BUILD_KEY_FILE
-    recorded = json.loads(record.read_text()).get("key") if record.is_file() else None
-    if recorded != build_key(repo):
+    if recorded_build_key(repo) != build_key(repo):
         print("dlbook: the executed chapters are missing or stale: run `make book` first", file=sys.stderr)
         return 2
     missing = uncached_pages(repo)
