@@ -150,7 +150,7 @@ def test_several_kernels_decompressing_the_debian_files_at_once_all_succeed(tmp_
     def copy():
         start.wait()
         try:
-            data._copy_system_fashion(package, raw)
+            data.sources._copy_system_fashion(package, raw)
         except Exception as exc:  # noqa: BLE001 - collected for the assertion
             errors.append(exc)
 
@@ -201,7 +201,7 @@ def test_network_check_is_bounded_by_its_timeout(monkeypatch):
         raise OSError("simulated network that never answers")
 
     monkeypatch.delenv("DLBOOK_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "_network_cache", {})
+    monkeypatch.setattr(data.sources, "_network_cache", {})
     monkeypatch.setattr(socket, "create_connection", hang)
     start = time.perf_counter()
     assert data.network_available("example.invalid", 443, timeout=0.3) is False
@@ -210,7 +210,7 @@ def test_network_check_is_bounded_by_its_timeout(monkeypatch):
 
 def test_network_check_refused_port_is_false(monkeypatch):
     monkeypatch.delenv("DLBOOK_OFFLINE", raising=False)
-    monkeypatch.setattr(data, "_network_cache", {})
+    monkeypatch.setattr(data.sources, "_network_cache", {})
     assert data.network_available("127.0.0.1", 1, timeout=1.0) is False
 
 

@@ -52,7 +52,7 @@ def test_batches_partition_the_rows(n, batch_size, drop_last, shuffle, seed, blo
     x = torch.arange(n, dtype=torch.float64).unsqueeze(1).repeat(1, 3)
     y = torch.arange(n)
     # blocks=True takes the large-data path (a gather per block of batches) on these small tensors
-    with mock.patch.object(data, "_BLOCK_BYTES", 48 if blocks else data._BLOCK_BYTES):
+    with mock.patch.object(data.batches, "_BLOCK_BYTES", 48 if blocks else data.batches._BLOCK_BYTES):
         it = data.BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, seed=seed)
         epochs = [list(it), list(it)]
     kept = n - n % batch_size if drop_last else n
@@ -226,7 +226,7 @@ def test_idx_check_on_arbitrary_bytes_is_a_data_error_or_a_complete_file(content
     path = _scratch / "file-idx"
     path.write_bytes(content)
     try:
-        data._check_idx(path, ndim, "MNIST")
+        data.sources._check_idx(path, ndim, "MNIST")
     except data.DataError as error:
         assert str(path) in str(error)
         return
