@@ -10,8 +10,9 @@ import dlbook
 from dlbook.layers import BatchNorm1d, Dropout, LayerNorm
 
 # --------------------------------------------------------------------------- dropout
-# Our mask and torch's come from different random streams, so dropout is tested by
-# its statistics and its exact algebra (kept values scaled by 1/(1-p), gradient = mask/(1-p)).
+# On the CPU our mask is torch's (same draw from the global generator, see the Hypothesis
+# tests at the end); dropout is also tested by its statistics and its exact algebra (kept
+# values scaled by 1/(1-p), gradient = mask/(1-p)), which hold on any device.
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.8])
@@ -223,3 +224,130 @@ def test_layer_norm_rejects_invalid_arguments(args, error):
 def test_layer_norm_rejects_inputs_with_the_wrong_trailing_shape():
     with pytest.raises(ValueError, match="Invalid input shape"):
         LayerNorm(4)(torch.randn(4, 5))
+
+
+# --------------------------------------------------------------------------- every layout and dtype (Hypothesis)
+# Each layer against its torch.nn counterpart with the same parameters, on inputs that are
+# contiguous, transposed, sliced with a stride or expanded, in float32 and float64: the output,
+# the gradient reaching the input's storage and the parameters' gradients, and for batch norm
+# the running statistics after each training step. Dropout's mask is torch's own on the CPU, so
+# with a shared seed the comparison is exact, global generator's state included.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from rng_guard import global_rng_state, leaves_global_rng_alone, moved, moves_only  # noqa: E402
+
+FAST = settings(max_examples=30, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+seeds = st.integers(0, 2**32 - 1)
+dtypes = st.sampled_from([torch.float32, torch.float64])
+layouts = st.sampled_from(["contiguous", "transposed", "strided", "expanded"])
+
+
+def laid_out(shape, layout, dtype, seed, *, expand_dim=-1):
+    """A leaf tensor, and the view of it of ``shape`` a layer sees, laid out in memory as ``layout``.
+
+    ``transposed`` reverses every axis of a contiguous tensor; ``strided`` takes every other
+    element of the last axis; ``expanded`` repeats one axis (``expand_dim``) of size 1 without copying.
+    """
+    g = torch.Generator().manual_seed(seed)
+    stored = list(shape)
+    if layout == "transposed":
+        stored = stored[::-1]
+    elif layout == "strided":
+        stored[-1] *= 2
+    elif layout == "expanded":
+        stored[expand_dim] = 1
+    leaf = (3 * torch.randn(stored, generator=g, dtype=torch.float64) + 1).to(dtype).requires_grad_()
+    if layout == "transposed":
+        return leaf, leaf.permute(*reversed(range(len(shape))))
+    if layout == "strided":
+        return leaf, leaf[..., ::2]
+    if layout == "expanded":
+        return leaf, leaf.expand(*shape)
+    return leaf, leaf
+
+
+def assert_near(ours, theirs, msg=None):
+    """float64 to 1e-12; float32 to torch's own float32 tolerance (about 1e-6 relative)."""
+    tight = {"rtol": 1e-12, "atol": 1e-12} if theirs.dtype == torch.float64 else {}
+    torch.testing.assert_close(ours, theirs, msg=msg, **tight)
+
+
+def assert_like_torch_in_layout(ours, theirs, shape, layout, dtype, seed, *, expand_dim=-1):
+    """Both layers on equal inputs in ``layout``: equal outputs, input gradients and parameter gradients."""
+    (leaf_a, view_a), (leaf_b, view_b) = (laid_out(shape, layout, dtype, seed, expand_dim=expand_dim) for _ in range(2))
+    y_a, y_b = ours(view_a), theirs(view_b)
+    assert y_a.dtype == y_b.dtype == dtype and y_a.shape == y_b.shape
+    assert_near(y_a, y_b)
+    weights = torch.linspace(0.5, 1.5, y_b.numel(), dtype=dtype).reshape(y_b.shape)
+    (y_a * weights).sum().backward()
+    (y_b * weights).sum().backward()
+    assert_near(leaf_a.grad, leaf_b.grad, "input gradient")
+    for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert_near(p.grad, q.grad, name)
+        p.grad, q.grad = None, None
+
+
+def random_affine_parameters(layer, seed):
+    """Non-trivial gamma and beta, so that they matter in the comparison."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in layer.parameters():
+            p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64))
+
+
+@settings(FAST, max_examples=25)
+@given(n=st.integers(2, 6), c=st.integers(1, 4), length=st.none() | st.integers(1, 4), layout=layouts, dtype=dtypes,
+       momentum=st.sampled_from([0.1, 0.5, 0.0, 1.0, None]), affine=st.booleans(), eps=st.sampled_from([1e-5, 0.1]),
+       seed=seeds)
+def test_batch_norm_equals_torch_in_every_layout_and_dtype(n, c, length, layout, dtype, momentum, affine, eps, seed):
+    shape = (n, c) if length is None else (n, c, length)
+    ours = BatchNorm1d(c, eps=eps, momentum=momentum, affine=affine).to(dtype)
+    theirs = nn.BatchNorm1d(c, eps=eps, momentum=momentum, affine=affine).to(dtype)
+    random_affine_parameters(ours, seed)
+    theirs.load_state_dict(ours.state_dict())
+    with leaves_global_rng_alone():
+        for step in range(2):  # training: batch statistics, and the running ones updated once per step
+            assert_like_torch_in_layout(ours.train(), theirs.train(), shape, layout, dtype, seed + step)
+            for key, value in theirs.state_dict().items():
+                assert ours.state_dict()[key].dtype == value.dtype
+                assert_near(ours.state_dict()[key], value, key)
+        assert_like_torch_in_layout(ours.eval(), theirs.eval(), shape, layout, dtype, seed + 2)  # the running ones
+    assert ours.num_batches_tracked.item() == 2
+
+
+@FAST
+@given(n=st.integers(1, 4), normalized=st.sampled_from([(5,), (3, 4), (1,), (2, 1)]), lead=st.booleans(),
+       layout=layouts, dtype=dtypes, affine=st.booleans(), eps=st.sampled_from([1e-5, 0.5]), training=st.booleans(),
+       seed=seeds)
+def test_layer_norm_equals_torch_in_every_layout_and_dtype(n, normalized, lead, layout, dtype, affine, eps, training, seed):
+    shape = (n, 2, *normalized) if lead else (n, *normalized)
+    ours = LayerNorm(normalized, eps=eps, elementwise_affine=affine).to(dtype).train(training)
+    theirs = nn.LayerNorm(normalized, eps=eps, elementwise_affine=affine).to(dtype).train(training)
+    random_affine_parameters(ours, seed)
+    theirs.load_state_dict(ours.state_dict())
+    with leaves_global_rng_alone():
+        assert_like_torch_in_layout(ours, theirs, shape, layout, dtype, seed, expand_dim=0)  # a repeated example
+
+
+@FAST
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), layout=layouts, dtype=dtypes,
+       p=st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0]) | st.floats(0.0, 1.0), training=st.booleans(), seed=seeds)
+def test_dropout_draws_torchs_mask_from_the_global_generator(shape, layout, dtype, p, training, seed):
+    """Under the same global seed, on the CPU: torch's output, gradient, layout and global generator state, exactly."""
+    results = []
+    for layer in (Dropout(p), nn.Dropout(p)):
+        layer.train(training)
+        leaf, view = laid_out(shape, layout, dtype, seed)
+        torch.manual_seed(seed)
+        draws = training and 0.0 < p < 1.0  # evaluation mode, p = 0 and p = 1 draw nothing, as in torch
+        with moves_only("torch") if draws else leaves_global_rng_alone():
+            y = layer(view)
+        (y * torch.linspace(0.5, 1.5, y.numel(), dtype=dtype).reshape(y.shape)).sum().backward()
+        results.append((y, leaf.grad, torch.get_rng_state(), y is view))
+    (y_a, grad_a, state_a, same_a), (y_b, grad_b, state_b, same_b) = results
+    assert torch.equal(y_a, y_b) and y_a.stride() == y_b.stride()
+    assert torch.equal(grad_a, grad_b)
+    assert torch.equal(state_a, state_b) and same_a == same_b  # the identity returns its input itself, as torch's

@@ -55,7 +55,7 @@ class Dropout(nn.Module):
     >>> torch.manual_seed(0) and None
     >>> drop = Dropout(0.5)
     >>> drop(torch.ones(8))          # kept elements are scaled by 1 / (1 - 0.5) = 2
-    tensor([0., 2., 0., 0., 0., 2., 0., 2.])
+    tensor([0., 0., 2., 0., 0., 0., 2., 2.])
     >>> drop.eval()(torch.ones(8))   # evaluation mode: the identity
     tensor([1., 1., 1., 1., 1., 1., 1., 1.])
     >>> Dropout(1.5)
