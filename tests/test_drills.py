@@ -443,9 +443,9 @@ BAD_CALLS = [
     ("schedules.exponential_lr/base_lr<0", lambda: schedules.exponential_lr(1, -0.1, gamma=0.9), ValueError, "learning rate"),
     ("schedules.cosine_annealing_lr/t_max=0", lambda: schedules.cosine_annealing_lr(1, 0.1, t_max=0), ValueError, "t_max"),
     ("schedules.linear_warmup/warmup_steps=0", lambda: schedules.linear_warmup(1, 0.1, warmup_steps=0), ValueError, "warmup_steps"),
-    ("schedules.lr_find/start >= end", lambda: schedules.lr_find(_model, _opt(), (_x, _y), start_lr=1.0, end_lr=0.1), ValueError, "lr"),
-    ("schedules.lr_find/num_steps=1", lambda: schedules.lr_find(_model, _opt(), (_x, _y), num_steps=1), ValueError, "num_steps"),
-    ("schedules.lr_find/smoothing=1", lambda: schedules.lr_find(_model, _opt(), (_x, _y), smoothing=1.0), ValueError, "smoothing"),
+    ("tuning.lr_find/start >= end", lambda: tuning.lr_find(_model, _opt(), (_x, _y), start_lr=1.0, end_lr=0.1), ValueError, "lr"),
+    ("tuning.lr_find/num_steps=1", lambda: tuning.lr_find(_model, _opt(), (_x, _y), num_steps=1), ValueError, "num_steps"),
+    ("tuning.lr_find/smoothing=1", lambda: tuning.lr_find(_model, _opt(), (_x, _y), smoothing=1.0), ValueError, "smoothing"),
     # dlbook.augment
     ("augment.random_affine/image_shape", lambda: augment.random_affine((8,)), ValueError, "image_shape"),
     ("augment.random_affine/degrees<0", lambda: augment.random_affine((8, 8), degrees=-5), ValueError, "degrees"),

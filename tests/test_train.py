@@ -296,7 +296,7 @@ def test_fit_and_lr_find_share_one_training_step(digits, monkeypatch):
     fit(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, epochs=1, batch_size=500)
     assert calls == [500, 500, 79]
     calls.clear()
-    dlbook.schedules.lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, num_steps=5, batch_size=500)
+    dlbook.tuning.lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, num_steps=5, batch_size=500)
     assert calls == [500, 500, 79, 500, 500]  # cycling into a second epoch
     assert not hasattr(dlbook.schedules, "BatchIterator")  # the schedules module has no batch loop of its own
 

@@ -1,12 +1,26 @@
-"""dlbook.tuning: grid, random and TPE search share one interface, repeat from a seed, and reject bad spaces."""
+"""dlbook.tuning: grid, random and TPE search share one interface, repeat from a seed, and reject bad spaces;
+lr_find (the learning-rate range test) measures, stops and restores."""
 
 import math
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
-from dlbook.tuning import SearchResult, Trial, grid_search, grid_values, random_search, sample, tpe_search
+import dlbook
+from dlbook.tuning import (
+    LRFinderResult,
+    SearchResult,
+    Trial,
+    grid_search,
+    grid_values,
+    lr_find,
+    random_search,
+    sample,
+    tpe_search,
+)
 
 SPACE = {
     "lr": ("log", 1e-4, 1e-1),
@@ -286,3 +300,107 @@ def test_storage_needs_a_url_and_a_study_name():
         tpe_search(lambda p: 0.0, {"x": [1, 2]}, n_trials=1, storage="study.db", study_name="s")
     with pytest.raises(ValueError, match="study_name"):
         tpe_search(lambda p: 0.0, {"x": [1, 2]}, n_trials=1, storage="sqlite:///:memory:")
+
+
+# --------------------------------------------------------------------------- lr_find
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return dlbook.data.load_digits()
+
+
+def probe(digits, optimizer_class=torch.optim.SGD, **kwargs):
+    dlbook.seed_everything(0)
+    model = dlbook.models.mlp([64, 32, 10])
+    optimizer = optimizer_class(model.parameters(), lr=0.05)
+    return model, optimizer, lr_find(model, optimizer, digits.train, **kwargs)
+
+
+def test_lr_find_grows_the_learning_rate_geometrically_from_start_to_end(digits):
+    _, _, result = probe(digits, start_lr=1e-5, end_lr=1e-1, num_steps=30)
+    assert not result.diverged and len(result.lrs) == 30
+    assert result.lrs[0] == pytest.approx(1e-5) and result.lrs[-1] == pytest.approx(1e-1)
+    ratios = torch.tensor(result.lrs[1:], dtype=torch.float64) / torch.tensor(result.lrs[:-1], dtype=torch.float64)
+    torch.testing.assert_close(ratios, torch.full_like(ratios, 10 ** (4 / 29)))
+
+
+def test_lr_find_losses_are_those_of_a_hand_written_loop_at_those_learning_rates(digits):
+    _, _, result = probe(digits, start_lr=1e-3, end_lr=1.0, num_steps=40, batch_size=32, seed=3)
+    dlbook.seed_everything(0)
+    model = dlbook.models.mlp([64, 32, 10])
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    batches = dlbook.data.BatchIterator(*digits.train, batch_size=32, shuffle=True, seed=3)
+    losses = []
+    while len(losses) < 40:  # 34 batches per epoch: the test cycles into a second epoch
+        for xb, yb in batches:
+            if len(losses) == 40:
+                break
+            optimizer.param_groups[0]["lr"] = result.lrs[len(losses)]
+            optimizer.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+    torch.testing.assert_close(torch.tensor(result.losses), torch.tensor(losses))
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.98])
+def test_lr_find_smooths_with_a_bias_corrected_moving_average(digits, beta):
+    _, _, result = probe(digits, num_steps=25, smoothing=beta)
+    average, expected = 0.0, []
+    for i, loss in enumerate(result.losses):
+        average = beta * average + (1 - beta) * loss
+        expected.append(average / (1 - beta ** (i + 1)))
+    torch.testing.assert_close(torch.tensor(result.smoothed, dtype=torch.float64), torch.tensor(expected, dtype=torch.float64))
+    assert result.smoothed[0] == pytest.approx(result.losses[0])  # bias correction: no pull towards 0
+
+
+def test_lr_find_stops_when_the_smoothed_loss_exceeds_four_times_its_minimum(digits):
+    _, _, result = probe(digits, torch.optim.Adam, start_lr=1e-4, end_lr=1e3, num_steps=200)
+    assert result.diverged and len(result.lrs) < 200
+    finite = [s for s in result.smoothed if math.isfinite(s)]
+    assert not math.isfinite(result.smoothed[-1]) or result.smoothed[-1] > 4 * min(finite)
+    assert all(s <= 4 * min(result.smoothed[: i + 1]) for i, s in enumerate(result.smoothed[:-1]))
+
+
+def test_lr_find_suggests_the_steepest_descent_before_the_minimum(digits):
+    _, _, result = probe(digits, torch.optim.Adam, start_lr=1e-5, end_lr=10.0, num_steps=150, batch_size=32)
+    lowest = min(range(len(result.smoothed)), key=result.smoothed.__getitem__)
+    assert result.min_loss_lr == result.lrs[lowest]
+    assert result.lrs[0] <= result.suggested_lr < result.min_loss_lr
+    i = result.lrs.index(result.suggested_lr)
+    log_lr = [math.log10(lr) for lr in result.lrs]
+    for j in range(1, lowest):  # no central-difference slope before the minimum is steeper
+        slope_j = (result.smoothed[j + 1] - result.smoothed[j - 1]) / (log_lr[j + 1] - log_lr[j - 1])
+        slope_i = (result.smoothed[i + 1] - result.smoothed[i - 1]) / (log_lr[i + 1] - log_lr[i - 1])
+        assert slope_i <= slope_j + 1e-12
+
+
+@pytest.mark.parametrize("optimizer_class", [torch.optim.SGD, torch.optim.Adam])
+def test_lr_find_restores_weights_mode_and_optimizer_state(digits, optimizer_class):
+    dlbook.seed_everything(0)
+    model = dlbook.models.mlp([64, 32, 10], batch_norm=True)  # buffers (running stats) too
+    optimizer = optimizer_class(model.parameters(), lr=0.05)
+    model.eval()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    result = lr_find(model, optimizer, digits.train, num_steps=20)
+    assert isinstance(result, LRFinderResult) and len(result.losses) == 20
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert not model.training
+    assert optimizer.param_groups[0]["lr"] == 0.05 and not optimizer.state
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"start_lr": 0.0}, ValueError, "start_lr"),
+    ({"start_lr": 1.0, "end_lr": 1.0}, ValueError, "end_lr"),
+    ({"num_steps": 1}, ValueError, "num_steps"),
+    ({"smoothing": 1.0}, ValueError, "smoothing"),
+    ({"smoothing": -0.1}, ValueError, "smoothing"),
+    ({"diverge_factor": 1.0}, ValueError, "diverge_factor"),
+])
+def test_lr_find_rejects_invalid_arguments(digits, kwargs, error, match):
+    model = dlbook.models.mlp([64, 10])
+    with pytest.raises(error, match=f"Invalid {match}"):
+        lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, **kwargs)

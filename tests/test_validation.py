@@ -76,7 +76,7 @@ def test_messages_name_the_argument_and_the_value_in_torch_optims_style():
     ("tuning.random_search", lambda seed: dlbook.tuning.random_search(lambda p: 0.0, {"w": [1]}, 1, seed=seed)),
     ("train.fit", lambda seed: dlbook.train.fit(torch.nn.Linear(1, 2), torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1),
                                                  (torch.zeros(4, 1), torch.zeros(4, dtype=torch.long)), epochs=1, seed=seed)),
-    ("schedules.lr_find", lambda seed: dlbook.schedules.lr_find(torch.nn.Linear(1, 2), torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1),
+    ("tuning.lr_find", lambda seed: dlbook.tuning.lr_find(torch.nn.Linear(1, 2), torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1),
                                                                 (torch.zeros(4, 1), torch.zeros(4, dtype=torch.long)), num_steps=2, seed=seed)),
     ("models.initialize", lambda seed: dlbook.models.initialize(torch.nn.Linear(2, 2), seed=seed)),
     ("generalization.bias_variance_experiment", lambda seed: dlbook.generalization.bias_variance_experiment(torch.sin, 1, n_sets=2, seed=seed)),
@@ -246,7 +246,7 @@ SEEDED = {
     "data.load_digits": lambda: lambda: dlbook.data.load_digits(seed=1),
     "data.Splits.subset": lambda: (lambda s: lambda: s.subset(10, seed=1))(dlbook.data.load_digits()),
     "train.fit(seed=...)": lambda: (lambda m, o: lambda: dlbook.train.fit(m, o, _tiny, epochs=2, seed=1))(*_model_and_sgd()),
-    "schedules.lr_find": lambda: (lambda m, o: lambda: dlbook.schedules.lr_find(m, o, _tiny, num_steps=4, batch_size=8, seed=1))(*_model_and_sgd()),
+    "tuning.lr_find": lambda: (lambda m, o: lambda: dlbook.tuning.lr_find(m, o, _tiny, num_steps=4, batch_size=8, seed=1))(*_model_and_sgd()),
     "models.initialize": lambda: (lambda m: lambda: dlbook.models.initialize(m, "kaiming", seed=1))(torch.nn.Linear(3, 2)),
     "augment.random_affine(generator=...)": lambda: (lambda a, x: lambda: a(x))(
         dlbook.augment.random_affine((2, 2), generator=torch.Generator().manual_seed(1)), torch.rand(3, 4)),

@@ -1,4 +1,4 @@
-r"""Learning-rate schedules as plain functions, and the learning-rate range test.
+r"""Learning-rate schedules as plain functions.
 
 Taught in chapter 09 (Learning rate).
 
@@ -13,10 +13,8 @@ with one, wrap it in :class:`torch.optim.lr_scheduler.LambdaLR`::
 (``LambdaLR`` multiplies the optimizer's initial learning rate by the returned
 factor, hence ``base_lr=1.0``.)
 
-:func:`lr_find` is the learning-rate range test (Smith, 2017): train for a few
-hundred mini-batches while the learning rate grows exponentially, record the loss,
-and read a good learning rate off the curve. Its training steps are
-:func:`dlbook.train.train_step`, the one :func:`dlbook.train.fit` takes.
+The learning-rate range test, which searches for a learning rate by training, is
+:func:`dlbook.tuning.lr_find`, beside the other searches.
 
 To follow a schedule step by step (warmup, one-cycle) instead of epoch by epoch,
 give :func:`dlbook.train.fit` ``scheduler_step="batch"``.
@@ -24,15 +22,8 @@ give :func:`dlbook.train.fit` ``scheduler_step="batch"``.
 
 from __future__ import annotations
 
-import copy
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
-import torch
-from torch import nn
-
-from dlbook.train import train_steps
 from dlbook.validation import check_int, check_real
 
 # --------------------------------------------------------------------------- argument checks
@@ -166,171 +157,3 @@ def linear_warmup(step: int, base_lr: float, warmup_steps: int) -> float:
     base_lr = _check_lr(base_lr)
     warmup_steps = _check_count("warmup_steps", warmup_steps, 1)
     return base_lr * min(1.0, (step + 1) / warmup_steps)
-
-
-# --------------------------------------------------------------------------- range test
-
-
-@dataclass
-class LRFinderResult:
-    """What :func:`lr_find` measured.
-
-    Attributes:
-        lrs: the learning rate of each mini-batch step, growing geometrically.
-        losses: the raw mini-batch loss at each step.
-        smoothed: the bias-corrected exponential moving average of ``losses``.
-        suggested_lr: the learning rate where ``smoothed`` falls fastest per unit
-            of :math:`\\log_{10}` learning rate (the steepest descent), searched
-            before the minimum of ``smoothed``.
-        min_loss_lr: the learning rate at the minimum of ``smoothed``; a common
-            alternative suggestion is a tenth of it.
-        diverged: whether the test stopped early because the loss blew up.
-    """
-
-    lrs: list[float]
-    losses: list[float]
-    smoothed: list[float]
-    suggested_lr: float
-    min_loss_lr: float
-    diverged: bool
-
-
-LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-def lr_find(
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    train: tuple[torch.Tensor, torch.Tensor],
-    *,
-    loss_fn: LossFn = nn.functional.cross_entropy,
-    start_lr: float = 1e-6,
-    end_lr: float = 10.0,
-    num_steps: int = 200,
-    batch_size: int = 64,
-    smoothing: float = 0.9,
-    diverge_factor: float = 4.0,
-    seed: int = 0,
-) -> LRFinderResult:
-    r"""The learning-rate range test (Smith, 2017): train while the learning rate grows, and watch the loss.
-
-    For steps :math:`i = 0, \dots, n-1` (one mini-batch each, cycling through
-    ``train`` as often as needed) the learning rate grows geometrically from
-    :math:`\eta_{\text{start}}` to :math:`\eta_{\text{end}}`:
-
-    .. math:: \eta_i = \eta_{\text{start}} \left(\frac{\eta_{\text{end}}}{\eta_{\text{start}}}\right)^{i/(n-1)}
-
-    Each step trains on its mini-batch at :math:`\eta_i` and records the loss
-    :math:`\ell_i` of that batch (computed before the update). Mini-batch losses are
-    noisy, so they are smoothed by an exponential moving average with
-    bias correction (the average starts at 0, which would pull early values down):
-
-    .. math:: a_i = \beta a_{i-1} + (1 - \beta) \ell_i, \quad a_{-1} = 0, \qquad
-              \bar\ell_i = \frac{a_i}{1 - \beta^{\,i+1}}
-
-    The average spans about :math:`1/(1-\beta)` steps, so the smoothed curve lags
-    the raw one by about :math:`\beta/(1-\beta)` steps, that is by a factor of about
-    :math:`(\eta_{\text{end}}/\eta_{\text{start}})^{\beta/((1-\beta)(n-1))}` in learning
-    rate: with the defaults (:math:`\beta = 0.9`, 200 steps over 7 decades) a factor
-    of about 2. (The common choice :math:`\beta = 0.98` over 100 steps lags by a
-    factor of several thousand, which shifts the whole curve to the right.)
-
-    The test stops early once :math:`\bar\ell_i` exceeds ``diverge_factor`` times its
-    lowest value so far, or the loss is not finite: the learning rate is past any
-    useful value. The suggestion is the learning rate at the steepest descent of
-    the smoothed curve, :math:`\arg\min_i d\bar\ell_i / d\log_{10}\eta_i`, searched
-    among the steps up to the lowest smoothed loss (where the loss drops fastest
-    the learning rate is large enough to make progress but not yet unstable). If
-    the curve never descends, it falls back to a tenth of the learning rate at the
-    minimum.
-
-    Afterwards the model's weights (and buffers), its train/eval mode and the
-    optimizer's state (learning rate, momentum buffers, ...) are restored, so the
-    test leaves no trace and a real run can start from the same initial weights.
-
-    Args:
-        model: the network to probe.
-        optimizer: an optimizer over ``model``'s parameters; its learning rate is
-            overwritten during the test and restored afterwards.
-        train: ``(x, y)`` training tensors on the model's device.
-        loss_fn: ``loss_fn(output, y) -> scalar``; default cross-entropy.
-        start_lr, end_lr: :math:`0 < \eta_{\text{start}} < \eta_{\text{end}}`.
-        num_steps: :math:`n \ge 2`, the number of mini-batches (at most).
-        batch_size: rows per mini-batch.
-        smoothing: :math:`\beta \in [0, 1)`; 0 means no smoothing.
-        diverge_factor: stop once the smoothed loss exceeds this multiple (> 1) of its minimum.
-        seed: seed of the mini-batch shuffling.
-
-    Returns:
-        An :class:`LRFinderResult`.
-
-    Taught in chapter 09 (Learning rate).
-
-    >>> import dlbook
-    >>> dlbook.seed_everything(0)
-    >>> data = dlbook.data.load_digits()
-    >>> model = dlbook.models.mlp([64, 32, 10])
-    >>> before = [p.clone() for p in model.parameters()]
-    >>> result = lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), data.train)
-    >>> 1e-6 <= result.suggested_lr < result.min_loss_lr <= 10
-    True
-    >>> all(torch.equal(p, q) for p, q in zip(before, model.parameters()))   # weights restored
-    True
-    >>> lr_find(model, torch.optim.SGD(model.parameters(), lr=0.1), data.train, start_lr=1.0, end_lr=0.1)
-    Traceback (most recent call last):
-    ...
-    ValueError: Invalid end_lr: 0.1 (expected > start_lr = 1.0)
-    """
-    start_lr = _check_real("start_lr", start_lr, positive=True)
-    end_lr = _check_real("end_lr", end_lr, positive=True)
-    if not end_lr > start_lr:
-        raise ValueError(f"Invalid end_lr: {end_lr!r} (expected > start_lr = {start_lr!r})")
-    num_steps = _check_count("num_steps", num_steps, 2)
-    smoothing = _check_real("smoothing", smoothing)
-    if not smoothing < 1:
-        raise ValueError(f"Invalid smoothing: {smoothing!r} (expected a number in [0, 1))")
-    diverge_factor = _check_real("diverge_factor", diverge_factor, positive=True)
-    if not diverge_factor > 1:
-        raise ValueError(f"Invalid diverge_factor: {diverge_factor!r} (expected > 1)")
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"Invalid optimizer: {type(optimizer).__name__} (expected torch.optim.Optimizer)")
-
-    steps = train_steps(model, optimizer, train, loss_fn=loss_fn, batch_size=batch_size, shuffle=True, seed=seed)
-    saved_model = copy.deepcopy(model.state_dict())
-    saved_optimizer = copy.deepcopy(optimizer.state_dict())
-    was_training = model.training
-
-    lrs, losses, smoothed = [], [], []
-    average, best, diverged = 0.0, math.inf, False
-    model.train()
-    try:
-        for i in range(num_steps):  # cycling through train as often as needed
-            lr = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss, _ = next(steps)  # dlbook.train.train_step on the next mini-batch
-            raw = loss.item()  # one sync per step: the divergence test needs the value now
-            average = smoothing * average + (1 - smoothing) * raw
-            smooth = average / (1 - smoothing ** (i + 1))
-            lrs.append(lr)
-            losses.append(raw)
-            smoothed.append(smooth)
-            best = min(best, smooth)
-            if not math.isfinite(smooth) or smooth > diverge_factor * best:
-                diverged = True
-                break
-    finally:
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_optimizer)
-        model.train(was_training)
-
-    finite = [s if math.isfinite(s) else math.inf for s in smoothed]
-    lowest = min(range(len(finite)), key=finite.__getitem__)
-    min_loss_lr = lrs[lowest]
-    if lowest >= 2:
-        log_lrs = torch.tensor(lrs[: lowest + 1], dtype=torch.float64).log10()
-        slopes = torch.gradient(torch.tensor(finite[: lowest + 1], dtype=torch.float64), spacing=(log_lrs,))[0]
-        suggested_lr = lrs[int(slopes.argmin())]
-    else:
-        suggested_lr = min_loss_lr / 10
-    return LRFinderResult(lrs, losses, smoothed, suggested_lr, min_loss_lr, diverged)

@@ -9,7 +9,7 @@ One epoch of :func:`fit` is the loop every chapter teaches::
         optimizer.step()              # update
 
 :func:`train_step` is those five lines; :func:`fit` and the learning-rate range test
-(:func:`dlbook.schedules.lr_find`, through :func:`train_steps`) both call it, so there
+(:func:`dlbook.tuning.lr_find`, through :func:`train_steps`) both call it, so there
 is one training step in the package.
 
 Taught in chapters 1, 10 and 11; early stopping in chapter 7 (Regularization).
@@ -209,7 +209,7 @@ def train_steps(
     Each ``next()`` trains on the next mini-batch of a :class:`~dlbook.data.BatchIterator`
     (seeded by ``seed``) and returns that step's detached loss and output; the caller
     decides how many steps to take and may change the optimizer (its learning rate,
-    say) between two of them. Used by :func:`dlbook.schedules.lr_find` (chapter 09).
+    say) between two of them. Used by :func:`dlbook.tuning.lr_find` (chapter 09).
 
     >>> torch.manual_seed(0) and None
     >>> model = nn.Linear(4, 3)
