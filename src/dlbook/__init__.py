@@ -25,6 +25,7 @@ module                         chapter
 :mod:`dlbook.claims`           every chapter (statistics over seeds, checked claims, the ledger)
 :mod:`dlbook.build`            building the book, running one chapter (``python -m dlbook``)
 :mod:`dlbook.validation`       every module (argument checks: one rule, no GPU syncs)
+:mod:`dlbook.precision`        every module that sums many numbers (float64, float32 on MPS)
 =============================  ==============================================
 
 The two calls every chapter makes first live here too:
@@ -50,6 +51,7 @@ from dlbook import (
     optim,
     pages,
     passes,
+    precision,
     regularization,
     schedules,
     train,
@@ -75,6 +77,7 @@ __all__ = [
     "optim",
     "pages",
     "passes",
+    "precision",
     "regularization",
     "schedules",
     "train",

@@ -59,20 +59,6 @@ def get_device(prefer: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
-def accumulation_dtype(device: torch.device | str) -> torch.dtype:
-    """The dtype to accumulate sums of many float32 numbers in on ``device``: float64, but float32 on MPS.
-
-    Apple's MPS backend has no float64 (a float64 tensor there raises ``TypeError``),
-    so code that sums in float64 for accuracy uses this instead of ``.double()``.
-    :func:`dlbook.train.fit` and :func:`dlbook.train.evaluate` avoid the question by
-    summing their per-batch values on the CPU.
-
-    >>> accumulation_dtype("cpu"), accumulation_dtype(torch.device("mps"))
-    (torch.float64, torch.float32)
-    """
-    return torch.float32 if torch.device(device).type == "mps" else torch.float64
-
-
 def _mps_available() -> bool:
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from dlbook.device import accumulation_dtype
+from dlbook.precision import accumulation_dtype
 from dlbook.validation import check_int, check_tensor
 
 
