@@ -46,9 +46,9 @@ def moved(before: dict[str, object], after: dict[str, object]) -> set[str]:
     return {name for name in before if not _same(name, before[name], after[name])}
 
 
-def _stir() -> None:
-    """Advance every global generator by one draw, so that a call that *reseeds* one is seen even
-    when it reseeds it with the very seed the test set just before."""
+def stir() -> None:
+    """Advance every global generator by one draw. A call that *reseeds* a generator with the very seed
+    the test set just before leaves it where it was; after a ``stir()`` that reseeding shows."""
     torch.rand(1)
     np.random.random()
     random.random()
@@ -58,12 +58,12 @@ def _stir() -> None:
 def moves_only(*names: str):
     """The block must change exactly the global generators named (none: :func:`leaves_global_rng_alone`).
 
-    ``"cuda"`` is ignored where CUDA is not available.
+    ``"cuda"`` is ignored where CUDA is not available. The block starts from the generators'
+    states as they are (a test may seed them just before); see :func:`stir`.
     """
     unknown = set(names) - set(GENERATORS)
     if unknown:
         raise ValueError(f"Invalid generator names: {sorted(unknown)} (expected some of {GENERATORS})")
-    _stir()
     before = global_rng_state()
     yield
     changed = moved(before, global_rng_state())

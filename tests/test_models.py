@@ -4,6 +4,7 @@ import pytest
 import torch
 from torch import nn
 
+import dlbook
 from dlbook.models import count_parameters, initialize, mlp
 
 
@@ -110,3 +111,91 @@ def test_initialize_with_a_seed_leaves_the_global_generator_alone(scheme):
     c = initialize(model, scheme)
     for p, q in zip(a.parameters(), c.parameters()):
         assert torch.equal(p, q)
+
+
+# --------------------------------------------------------------------------- global random state
+# initialize(seed=s) draws from a generator of its own and leaves every global generator alone;
+# initialize(seed=None) and mlp draw from torch's global generator exactly as torch's own
+# nn.init functions and nn.Linear do (and touch neither NumPy's nor Python's).
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from rng_guard import leaves_global_rng_alone, moves_only  # noqa: E402
+from test_layers import laid_out  # noqa: E402
+
+FAST = settings(max_examples=30, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+seeds = st.integers(0, 2**32 - 1)
+dtypes = st.sampled_from([torch.float32, torch.float64])
+layouts = st.sampled_from(["contiguous", "transposed", "strided", "expanded"])
+widths = st.lists(st.integers(1, 6), min_size=2, max_size=4)
+
+
+def same_parameters(a, b):
+    return all(p.dtype == q.dtype and torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
+
+
+@pytest.mark.parametrize("scheme", ["kaiming", "xavier", "default"])
+def test_initialize_with_a_seed_leaves_every_global_generator_alone_and_repeats(scheme):
+    dlbook.seed_everything(0)
+    a, b, c = (mlp([20, 10, 5]) for _ in range(3))
+    with leaves_global_rng_alone():
+        initialize(a, scheme, seed=3)
+        initialize(b, scheme, seed=3)
+        initialize(c, scheme, seed=4)
+    assert same_parameters(a, b) and not same_parameters(a, c)
+
+
+@FAST
+@given(sizes=widths, scheme=st.sampled_from(["kaiming", "xavier", "default"]), scale=st.sampled_from([1.0, 0.5, 3.0]),
+       dtype=dtypes, seed=seeds)
+def test_initialize_with_a_seed_is_torchs_global_draw_after_manual_seed(sizes, scheme, scale, dtype, seed):
+    """seed=s: its own generator, the global ones untouched; the weights are those of torch.manual_seed(s), seed=None."""
+    ours, by_hand = mlp(sizes).to(dtype), mlp(sizes).to(dtype)
+    with leaves_global_rng_alone():
+        initialize(ours, scheme, scale=scale, seed=seed)
+    torch.manual_seed(seed)
+    with moves_only("torch"):  # seed=None: torch's global generator, as nn.init and nn.Linear use it
+        initialize(by_hand, scheme, scale=scale)
+    assert same_parameters(ours, by_hand)
+
+
+@FAST
+@given(sizes=widths, activation=st.sampled_from(["relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity"]),
+       batch_norm=st.booleans(), dropout=st.sampled_from([0.0, 0.3]), training=st.booleans(), n=st.integers(2, 5),
+       layout=layouts, dtype=dtypes, seed=seeds)
+def test_mlp_is_the_torch_sequential_it_describes(sizes, activation, batch_norm, dropout, training, n, layout, dtype, seed):
+    """Built under the same global seed, mlp equals the hand-written nn.Sequential: same draws, weights,
+    parameter count, outputs and gradients, for inputs in every layout and both float dtypes."""
+    def by_hand():
+        layers = []
+        for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            layers.append(nn.Linear(d_in, d_out))
+            if i < len(sizes) - 2:
+                layers += [nn.BatchNorm1d(d_out)] if batch_norm else []
+                layers.append(activations.as_layer(activation))
+                layers += [nn.Dropout(dropout)] if dropout else []
+        return nn.Sequential(*layers)
+
+    models, states = [], []
+    for build in (lambda: mlp(sizes, activation=activation, batch_norm=batch_norm, dropout=dropout), by_hand):
+        torch.manual_seed(seed)
+        with moves_only("torch"):
+            models.append(build().to(dtype).train(training))
+        states.append(torch.get_rng_state())
+    ours, theirs = models
+    assert torch.equal(*states) and same_parameters(ours, theirs)
+    assert [type(m) for m in ours] == [type(m) for m in theirs]
+    hidden = sum(sizes[1:-1]) if batch_norm else 0
+    assert count_parameters(ours) == count_parameters(theirs) == sum(a * b + b for a, b in zip(sizes, sizes[1:])) + 2 * hidden
+    outputs = []
+    for model in (ours, theirs):
+        leaf, view = laid_out((n, sizes[0]), layout, dtype, seed)
+        torch.manual_seed(seed)  # the same dropout masks
+        y = model(view)
+        (y * torch.linspace(0.5, 1.5, y.numel(), dtype=dtype).reshape(y.shape)).sum().backward()
+        outputs.append((y, leaf.grad, [p.grad for p in model.parameters()]))
+    (y_a, g_a, p_a), (y_b, g_b, p_b) = outputs
+    assert y_a.dtype == dtype and torch.equal(y_a, y_b) and torch.equal(g_a, g_b)
+    assert all(torch.equal(p, q) for p, q in zip(p_a, p_b))
