@@ -1,12 +1,23 @@
-"""dlbook.activations checked against PyTorch's: values and autograd gradients, float32 and float64, up to |x| = 1000."""
+"""dlbook.activations checked against PyTorch's: values and autograd gradients, float32 and float64, up to |x| = 1000.
+
+The Hypothesis tests at the end draw shapes, memory layouts (contiguous, transposed, sliced with
+a step, expanded), dtypes, scales up to 1e4 and exact zeros, and compare with torch in value and
+gradient; they also check each gradient against finite differences (gradcheck).
+"""
 
 import functools
 
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dlbook import activations
+from strategies import assert_like_torch, dtypes, laid_out, layouts, scales, seeds, shapes, view
+
+FAST = settings(max_examples=60, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 DTYPES = [torch.float32, torch.float64]
 
@@ -100,12 +111,29 @@ def test_activation_works_with_torchs_own_activations_switched_off(name, monkeyp
     torch.testing.assert_close(g, expected_g)
 
 
-@pytest.mark.parametrize("name", ["relu", "sigmoid", "gelu", "silu"])
-def test_activations_reject_non_float_tensors(name):
+@pytest.mark.parametrize("name", sorted(activations.ACTIVATIONS))
+def test_activations_reject_integer_tensors_and_what_is_not_a_tensor(name):
     with pytest.raises(TypeError, match="dtype"):
         getattr(activations, name)(torch.tensor([1, 2]))
     with pytest.raises(TypeError, match="x"):
         getattr(activations, name)([1.0])
+
+
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh"])
+def test_activations_differ_from_torch_on_integer_tensors(name):
+    """Deliberate: torch.relu keeps an integer dtype and torch.sigmoid/tanh promote to float; dlbook raises TypeError."""
+    ours, theirs = CASES[name]
+    ints = torch.tensor([1, -2])
+    assert theirs(ints).dtype == (torch.int64 if name == "relu" else torch.get_default_dtype())
+    with pytest.raises(TypeError, match="Invalid x dtype: torch.int64"):
+        ours(ints)
+    assert "Unlike :func:`torch." in ours.__doc__ and "integer tensor raises ``TypeError``" in ours.__doc__
+
+
+@pytest.mark.parametrize("name", ["leaky_relu", "gelu", "silu"])
+def test_torch_rejects_integer_tensors_too(name):
+    with pytest.raises(NotImplementedError):
+        CASES[name][1](torch.tensor([1, -2]))
 
 
 def test_gelu_minimum_is_about_minus_0_17():
@@ -146,3 +174,53 @@ def test_silu_is_gelu_approximation_and_swish_tends_to_relu():
     for beta in (1.0, 10.0, 100.0):
         gap = (activations.silu(beta * x) / beta - activations.relu(x)).abs().max().item()
         assert gap == pytest.approx(0.278465 / beta, rel=1e-3)
+
+
+# --------------------------------------------------------------------------- Hypothesis: any shape, layout, dtype
+
+
+def test_the_tables_cover_every_public_activation():
+    """CASES and the drawn tests below name every function of dlbook.activations and every layer of LAYERS."""
+    functions = {n for n in activations.__all__ if n.islower() and n != "as_layer"}
+    assert functions == set(activations.ACTIVATIONS) == {name.split("_0")[0].removesuffix("_tanh") for name in CASES}
+    assert set(activations.LAYERS) == functions | {"identity"}
+
+
+@FAST
+@given(name=st.sampled_from(sorted(CASES)), shape=shapes, layout=layouts, dtype=dtypes, seed=seeds, scale=scales,
+       zeros=st.booleans())
+def test_activations_equal_torchs_in_any_layout(name, shape, layout, dtype, seed, scale, zeros):
+    ours, theirs = CASES[name]
+    assert_like_torch(ours, theirs, lambda: (laid_out(shape, layout, dtype, seed, scale, zeros=zeros),))
+
+
+@FAST
+@given(slope=st.one_of(st.sampled_from([0.0, 0.01, 1.0, -0.5]), st.floats(-3, 3)), shape=shapes, layout=layouts,
+       dtype=dtypes, seed=seeds, zeros=st.booleans())
+def test_leaky_relu_equals_torchs_for_any_negative_slope(slope, shape, layout, dtype, seed, zeros):
+    assert_like_torch(lambda x: activations.leaky_relu(x, negative_slope=slope),
+                      lambda x: F.leaky_relu(x, negative_slope=slope),
+                      lambda: (laid_out(shape, layout, dtype, seed, 10.0, zeros=zeros),))
+
+
+@FAST
+@given(name=st.sampled_from(sorted(activations.ACTIVATIONS)), shape=shapes, layout=layouts, dtype=dtypes, seed=seeds,
+       scale=scales)
+def test_activation_layer_equals_torchs_module(name, shape, layout, dtype, seed, scale):
+    """Activation(fn) in a model computes what the module of LAYERS (as_layer's choice for that name) computes."""
+    assert_like_torch(activations.Activation(activations.ACTIVATIONS[name]), activations.as_layer(name),
+                      lambda: (laid_out(shape, layout, dtype, seed, scale),))
+
+
+def away_from_kinks(t):
+    """relu and leaky_relu have no derivative at 0; finite differences straddling it disagree with any slope."""
+    return torch.sign(t) * (0.05 + t.abs())
+
+
+@settings(FAST, max_examples=40)
+@given(name=st.sampled_from(sorted(CASES)), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+       layout=layouts, seed=seeds)
+def test_activation_gradients_equal_finite_differences(name, shape, layout, seed):
+    ours, _ = CASES[name]
+    leaf, _ = laid_out(shape, layout, torch.float64, seed, transform=away_from_kinks)
+    assert torch.autograd.gradcheck(lambda t: ours(view(t, shape, layout)), (leaf,), eps=1e-6, atol=1e-5, rtol=1e-4)

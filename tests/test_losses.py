@@ -1,10 +1,24 @@
-"""dlbook.losses checked against torch.nn.functional: values and gradients, every reduction, both float dtypes."""
+"""dlbook.losses checked against torch.nn.functional: values and gradients, every reduction, both float dtypes.
+
+The Hypothesis tests at the end draw shapes, memory layouts (contiguous, transposed, sliced with
+a step, expanded), dtypes, scales (logits up to 1e4) and exact zeros, and compare with torch in
+value and in the gradient of every input; they also check each gradient against finite
+differences (gradcheck).
+"""
+
+import functools
 
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from dlbook import losses
+from strategies import assert_like_torch, dtypes, laid_out, layouts, reductions, scales, seeds, shapes, view
+
+FAST = settings(max_examples=60, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 DTYPES = [torch.float32, torch.float64]
 REDUCTIONS = ["mean", "sum", "none"]
@@ -76,7 +90,9 @@ def test_log_softmax_matches_torch_and_exponentiates_to_a_distribution():
 @pytest.mark.parametrize(
     "logits,target,error,match",
     [
-        (torch.zeros(3), torch.tensor([0]), ValueError, "logits shape"),
+        (torch.zeros(()), torch.tensor(0), ValueError, "logits shape"),
+        (torch.zeros(3), torch.tensor([0]), ValueError, r"target shape: \(1,\) \(expected \(\) for logits of shape \(3,\)"),
+        (torch.zeros(2, 3, 4), torch.tensor([0, 1]), ValueError, r"expected \(2, 4\)"),
         (torch.zeros(2, 3), torch.tensor([0.0, 1.0]), TypeError, "target dtype"),
         (torch.zeros(2, 3), torch.tensor([0, 1, 2]), ValueError, "target shape"),
         (torch.zeros(2, 3), torch.tensor([0, 3]), ValueError, r"\[0, 3\)"),
@@ -303,3 +319,126 @@ def test_printed_arithmetic_of_bce_with_logits_matches_torch_without_overflow(dt
 def test_bce_with_logits_rejects_integer_logits():
     with pytest.raises(TypeError, match="logits dtype"):
         losses.binary_cross_entropy_with_logits(torch.tensor([1, 2]), torch.zeros(2))
+
+
+# ----------------------------------------------------------------------------- Hypothesis: any shape, layout, dtype
+
+#: Each public loss beside torch's (``log_sigmoid`` is ``F.logsigmoid``); the tests below draw from it.
+COUNTERPARTS = {
+    "binary_cross_entropy": F.binary_cross_entropy,
+    "binary_cross_entropy_with_logits": F.binary_cross_entropy_with_logits,
+    "cross_entropy": F.cross_entropy,
+    "l1_loss": F.l1_loss,
+    "log_sigmoid": F.logsigmoid,
+    "log_softmax": F.log_softmax,
+    "mse_loss": F.mse_loss,
+}
+
+
+def test_every_public_loss_has_a_drawn_comparison():
+    assert set(losses.__all__) == set(COUNTERPARTS)
+
+
+@FAST
+@given(name=st.sampled_from(["mse_loss", "l1_loss", "binary_cross_entropy_with_logits"]), shape=shapes,
+       layout_x=layouts, layout_y=layouts, dtype=dtypes, dtype_y=dtypes, reduction=reductions, seed=seeds,
+       scale=scales, zeros=st.booleans())
+def test_elementwise_losses_equal_torchs_in_any_layout(name, shape, layout_x, layout_y, dtype, dtype_y, reduction,
+                                                      seed, scale, zeros):
+    """Also with input and target of different float dtypes (both promote), and exact ties x = y (l1's kink)."""
+    if name.startswith("binary"):
+        dtype_y = dtype  # torch returns the target's dtype for float64 logits and float32 targets: pinned below
+    unit = (lambda t: torch.sigmoid(t)) if name.startswith("binary") else None  # BCE targets lie in [0, 1]
+    assert_like_torch(
+        functools.partial(getattr(losses, name), reduction=reduction),
+        functools.partial(getattr(F, name), reduction=reduction),
+        lambda: (laid_out(shape, layout_x, dtype, seed, scale, zeros=zeros),
+                 laid_out(shape, layout_y, dtype_y, seed + 1, transform=unit, zeros=zeros and not unit)),
+    )
+
+
+@FAST
+@given(shape=shapes, layout_p=layouts, layout_y=layouts, dtype=dtypes, reduction=reductions, seed=seeds,
+       steepness=st.sampled_from([1.0, 4.0, 100.0]))
+def test_binary_cross_entropy_equals_torchs_in_any_layout(shape, layout_p, layout_y, dtype, reduction, seed, steepness):
+    """steepness 100 rounds many probabilities to exactly 0 or 1: torch's floor at -100 and its gradient's clamp."""
+    def probability(t):
+        return torch.sigmoid(steepness * t)
+
+    assert_like_torch(
+        functools.partial(losses.binary_cross_entropy, reduction=reduction),
+        functools.partial(F.binary_cross_entropy, reduction=reduction),
+        lambda: (laid_out(shape, layout_p, dtype, seed, transform=probability),
+                 laid_out(shape, layout_y, dtype, seed + 1, transform=probability)),
+    )
+
+
+@FAST
+@given(n=st.integers(1, 8), c=st.integers(1, 7), extra=st.lists(st.integers(1, 3), max_size=2), batched=st.booleans(),
+       layout=layouts, dtype=dtypes, reduction=reductions, seed=seeds, scale=scales, strided_target=st.booleans(),
+       target_dtype=st.sampled_from([torch.int64, torch.uint8]))
+def test_cross_entropy_equals_torchs_in_any_layout(n, c, extra, batched, layout, dtype, reduction, seed, scale,
+                                                   strided_target, target_dtype):
+    """Logits (N, C), (C,) and (N, C, d1, ...), up to +-1e4; targets int64 or uint8 (torch's two), sliced or not."""
+    shape, target_shape = ((n, c, *extra), (n, *extra)) if batched else ((c,), ())
+    target_dtype = torch.int64 if extra else target_dtype  # torch takes uint8 class indices for (N, C) logits only
+    target = torch.randint(0, c, (*target_shape, 2), generator=torch.Generator().manual_seed(seed), dtype=target_dtype)
+    target = target[..., 0] if strided_target else target[..., 0].contiguous()
+    assert target.shape == target_shape
+    assert_like_torch(
+        lambda z: losses.cross_entropy(z, target, reduction=reduction),
+        lambda z: F.cross_entropy(z, target, reduction=reduction),
+        lambda: (laid_out(shape, layout, dtype, seed, scale),),
+    )
+
+
+@settings(FAST, max_examples=40)
+@given(shape=shapes, data=st.data(), layout=layouts, dtype=dtypes, seed=seeds, scale=scales)
+def test_log_softmax_equals_torchs_along_any_dim_in_any_layout(shape, data, layout, dtype, seed, scale):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
+    assert_like_torch(lambda z: losses.log_softmax(z, dim=dim), lambda z: F.log_softmax(z, dim=dim),
+                      lambda: (laid_out(shape, layout, dtype, seed, scale),))
+
+
+@settings(FAST, max_examples=40)
+@given(shape=shapes, layout=layouts, dtype=dtypes, seed=seeds, scale=scales, zeros=st.booleans())
+def test_log_sigmoid_equals_torchs_in_any_layout(shape, layout, dtype, seed, scale, zeros):
+    assert_like_torch(losses.log_sigmoid, F.logsigmoid, lambda: (laid_out(shape, layout, dtype, seed, scale, zeros=zeros),))
+
+
+def away_from_kinks(t):
+    """|x| has no derivative at 0; finite differences straddling it disagree with any slope."""
+    return torch.sign(t) * (0.05 + t.abs())
+
+
+GRADCHECKED = {
+    "mse_loss": (lambda x: losses.mse_loss(x, torch.linspace(-1, 1, x.numel(), dtype=x.dtype).reshape(x.shape)), None),
+    "l1_loss": (lambda x: losses.l1_loss(x, torch.zeros_like(x)), away_from_kinks),
+    "bce_with_logits": (lambda x: losses.binary_cross_entropy_with_logits(x, torch.full_like(x, 0.3)), None),
+    "bce": (lambda x: losses.binary_cross_entropy(x, torch.full_like(x, 0.7)), lambda t: 0.05 + 0.9 * torch.sigmoid(t)),
+    "bce_target": (lambda y: losses.binary_cross_entropy(torch.full_like(y, 0.2), y), torch.sigmoid),
+    "cross_entropy": (lambda x: losses.cross_entropy(x.reshape(len(x), -1), torch.zeros(len(x), dtype=torch.long)), None),
+    "log_softmax": (lambda x: losses.log_softmax(x, dim=0), None),
+    "log_sigmoid": (losses.log_sigmoid, None),
+}
+
+
+@settings(FAST, max_examples=40)
+@given(name=st.sampled_from(sorted(GRADCHECKED)), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+       layout=layouts, seed=seeds)
+def test_loss_gradients_equal_finite_differences(name, shape, layout, seed):
+    fn, transform = GRADCHECKED[name]
+    if name == "cross_entropy":
+        shape = (shape[0], 2 + (shape[-1] if len(shape) > 1 else 1))
+    leaf, _ = laid_out(shape, layout, torch.float64, seed, transform=transform)
+    assert torch.autograd.gradcheck(lambda t: fn(view(t, shape, layout)), (leaf,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_bce_with_logits_differs_from_torch_on_mixed_dtypes():
+    """Deliberate: float64 logits with a float32 target give float64 here (ordinary promotion); torch returns float32."""
+    z, y = torch.tensor([0.3, -2.0], dtype=torch.float64), torch.tensor([1.0, 0.0])
+    assert F.binary_cross_entropy_with_logits(z, y).dtype == torch.float32
+    ours = losses.binary_cross_entropy_with_logits(z, y)
+    assert ours.dtype == torch.float64
+    torch.testing.assert_close(ours, F.binary_cross_entropy_with_logits(z, y.double()), rtol=1e-15, atol=0)
+    assert "Unlike torch" in losses.binary_cross_entropy_with_logits.__doc__

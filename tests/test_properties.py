@@ -1,11 +1,12 @@
 """Property-based tests (Hypothesis): statements that must hold for every input, checked on many drawn ones.
 
 * BatchIterator: for any N, batch size, drop_last and shuffle, the batches partition the rows.
-* Every loss and activation equals torch's, in value and gradient, for random shapes, both
-  float dtypes and every memory layout (contiguous, transposed, sliced with a stride,
-  expanded from a smaller tensor), and its gradient equals finite differences (gradcheck).
 * IDX parsing: arbitrary bytes in a data file give a DataError (or a valid dataset), never
   another exception.
+
+The losses' and activations' comparisons with torch in every shape, dtype and memory layout
+live beside their other tests, in ``tests/test_losses.py`` and ``tests/test_activations.py``
+(their shared strategies in ``tests/strategies.py``).
 
 Each test draws a modest number of examples (``max_examples``) with no per-example
 deadline, so the whole file runs in well under a minute. The draws are derandomized
@@ -14,7 +15,6 @@ deadline, so the whole file runs in well under a minute. The draws are derandomi
 
 from __future__ import annotations
 
-import functools
 import tempfile
 import warnings
 from pathlib import Path
@@ -22,13 +22,11 @@ from unittest import mock
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlbook import data, losses
-from test_activations import CASES as ACTIVATION_PAIRS  # dlbook's activations beside torch's, one table
+from dlbook import data
 
 # No example database: a run leaves no .hypothesis/ folder in the repository, and CI and a
 # laptop draw the same way (derandomize: each test's examples follow from its own code).
@@ -36,9 +34,6 @@ settings.register_profile("dlbook", database=None, derandomize=True, deadline=No
 settings.load_profile("dlbook")
 FAST = settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 seeds = st.integers(0, 2**32 - 1)
-dtypes = st.sampled_from([torch.float32, torch.float64])
-layouts = st.sampled_from(["contiguous", "transposed", "strided", "expanded"])
-reductions = st.sampled_from(["mean", "sum", "none"])
 
 
 # --------------------------------------------------------------------------- BatchIterator
@@ -79,127 +74,6 @@ def test_the_same_seed_gives_the_same_epochs(n, batch_size, seed):
     b = data.BatchIterator(x, batch_size=batch_size, shuffle=True, seed=seed)
     for _ in range(2):
         assert [t.tolist() for (t,) in a] == [t.tolist() for (t,) in b]
-
-
-# --------------------------------------------------------------------------- tensors in every layout
-
-
-def laid_out(shape, layout, dtype, seed, scale=1.0, transform=None):
-    """A leaf tensor of ``shape`` laid out in memory as ``layout``, and the view of it the function sees."""
-    g = torch.Generator().manual_seed(seed)
-
-    def draw(s):
-        t = scale * torch.randn(s, generator=g, dtype=torch.float64)
-        return (transform(t) if transform else t).to(dtype)
-
-    if layout == "transposed" and len(shape) >= 2:
-        leaf = draw(shape[::-1]).requires_grad_(True)
-        return leaf, leaf.permute(*reversed(range(len(shape))))
-    if layout == "strided":
-        leaf = draw((*shape[:-1], 2 * shape[-1])).requires_grad_(True)
-        return leaf, leaf[..., ::2]
-    if layout == "expanded":
-        leaf = draw((*shape[:-1], 1)).requires_grad_(True)
-        return leaf, leaf.expand(*shape)
-    leaf = draw(shape).requires_grad_(True)
-    return leaf, leaf
-
-
-def value_and_grads(fn, *pairs):
-    """``fn`` on the views; the value and the gradient reaching each leaf (weighted, so 'none' is checked per element)."""
-    out = fn(*(view for _, view in pairs))
-    weights = torch.linspace(0.5, 1.5, out.numel(), dtype=out.dtype).reshape(out.shape)
-    grads = torch.autograd.grad((out * weights).sum(), [leaf for leaf, _ in pairs])
-    return out.detach(), grads
-
-
-def assert_like_torch(ours, theirs, make_inputs):
-    a_value, a_grads = value_and_grads(ours, *make_inputs())
-    b_value, b_grads = value_and_grads(theirs, *make_inputs())
-    assert a_value.dtype == b_value.dtype and a_value.shape == b_value.shape
-    torch.testing.assert_close(a_value, b_value)
-    for a, b in zip(a_grads, b_grads):
-        torch.testing.assert_close(a, b)
-
-
-shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
-scales = st.sampled_from([0.1, 1.0, 10.0, 100.0])
-
-
-@FAST
-@given(name=st.sampled_from(["mse_loss", "l1_loss", "binary_cross_entropy_with_logits"]), shape=shapes,
-       layout_x=layouts, layout_y=layouts, dtype=dtypes, reduction=reductions, seed=seeds, scale=scales)
-def test_elementwise_losses_equal_torchs_in_any_layout(name, shape, layout_x, layout_y, dtype, reduction, seed, scale):
-    unit = (lambda t: torch.sigmoid(t)) if name.startswith("binary") else None  # BCE targets lie in [0, 1]
-    assert_like_torch(
-        functools.partial(getattr(losses, name), reduction=reduction),
-        functools.partial(getattr(F, name), reduction=reduction),
-        lambda: (laid_out(shape, layout_x, dtype, seed, scale), laid_out(shape, layout_y, dtype, seed + 1, transform=unit)),
-    )
-
-
-@FAST
-@given(shape=shapes, layout_p=layouts, layout_y=layouts, dtype=dtypes, reduction=reductions, seed=seeds)
-def test_binary_cross_entropy_equals_torchs_in_any_layout(shape, layout_p, layout_y, dtype, reduction, seed):
-    def probability(t):
-        return torch.sigmoid(4 * t)
-
-    assert_like_torch(
-        functools.partial(losses.binary_cross_entropy, reduction=reduction),
-        functools.partial(F.binary_cross_entropy, reduction=reduction),
-        lambda: (laid_out(shape, layout_p, dtype, seed, transform=probability),
-                 laid_out(shape, layout_y, dtype, seed + 1, transform=probability)),
-    )
-
-
-@FAST
-@given(n=st.integers(1, 8), c=st.integers(2, 7), layout=layouts, dtype=dtypes, reduction=reductions, seed=seeds,
-       scale=scales, strided_target=st.booleans())
-def test_cross_entropy_equals_torchs_in_any_layout(n, c, layout, dtype, reduction, seed, scale, strided_target):
-    target = torch.randint(0, c, (2 * n,), generator=torch.Generator().manual_seed(seed))
-    target = target[::2] if strided_target else target[:n]
-    assert_like_torch(
-        lambda z: losses.cross_entropy(z, target, reduction=reduction),
-        lambda z: F.cross_entropy(z, target, reduction=reduction),
-        lambda: (laid_out((n, c), layout, dtype, seed, scale),),
-    )
-
-
-@FAST
-@given(name=st.sampled_from(sorted(ACTIVATION_PAIRS)), shape=shapes, layout=layouts, dtype=dtypes, seed=seeds, scale=scales)
-def test_activations_equal_torchs_in_any_layout(name, shape, layout, dtype, seed, scale):
-    ours, theirs = ACTIVATION_PAIRS[name]
-    assert_like_torch(ours, theirs, lambda: (laid_out(shape, layout, dtype, seed, scale),))
-
-
-# --------------------------------------------------------------------------- gradients against finite differences
-
-
-def away_from_kinks(t):
-    """relu, leaky_relu and |x| have no derivative at 0; finite differences straddling it disagree with any slope."""
-    return torch.sign(t) * (0.05 + t.abs())
-
-
-GRADCHECKED = {
-    **{name: (pair[0], away_from_kinks) for name, pair in ACTIVATION_PAIRS.items()},
-    "mse_loss": (lambda x: losses.mse_loss(x, torch.linspace(-1, 1, x.numel(), dtype=x.dtype).reshape(x.shape)), None),
-    "l1_loss": (lambda x: losses.l1_loss(x, torch.zeros_like(x)), away_from_kinks),
-    "bce_with_logits": (lambda x: losses.binary_cross_entropy_with_logits(x, torch.full_like(x, 0.3)), None),
-    "bce": (lambda x: losses.binary_cross_entropy(x, torch.full_like(x, 0.7)), lambda t: 0.05 + 0.9 * torch.sigmoid(t)),
-    "cross_entropy": (lambda x: losses.cross_entropy(x.reshape(len(x), -1), torch.zeros(len(x), dtype=torch.long)), None),
-}
-
-
-@settings(max_examples=40)
-@given(name=st.sampled_from(sorted(GRADCHECKED)), shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
-       seed=seeds)
-def test_gradients_equal_finite_differences(name, shape, seed):
-    fn, transform = GRADCHECKED[name]
-    if name == "cross_entropy":
-        shape = (shape[0], 2 + (shape[-1] if len(shape) > 1 else 1))
-    x = torch.randn(shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
-    x = (transform(x) if transform else x).requires_grad_(True)
-    assert torch.autograd.gradcheck(fn, (x,), eps=1e-6, atol=1e-5, rtol=1e-4)
 
 
 # --------------------------------------------------------------------------- IDX files

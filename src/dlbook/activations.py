@@ -17,6 +17,13 @@ Two details recur:
   wrong derivative at :math:`x = 0` to anything built on :math:`|x|`; the helper
   :func:`_magnitude` is :math:`|x|` with slope :math:`+1` at 0 instead.
 
+Any memory layout (transposed, sliced with a step, expanded) and any floating dtype gives
+torch's result. Unlike :func:`torch.relu`, :func:`torch.sigmoid` and :func:`torch.tanh`,
+which also take integer tensors (``relu`` keeps the integer dtype, the other two return
+floats), every function here raises ``TypeError`` for a tensor that is not floating
+point: integers reaching an activation are almost always a mistake (class labels
+passed for features). torch's ``leaky_relu``, ``gelu`` and ``silu`` reject them too.
+
 >>> import torch
 >>> x = torch.tensor([-1000.0, 0.0, 1000.0])
 >>> sigmoid(x).tolist(), tanh(x).tolist()
@@ -56,6 +63,7 @@ def relu(x: torch.Tensor) -> torch.Tensor:
 
     The derivative at the kink :math:`x = 0` is taken as 0, as PyTorch does.
     Shape: any; the output has the input's shape and dtype.
+    Unlike :func:`torch.relu`, an integer tensor raises ``TypeError`` (see the module's docstring).
 
     Taught in chapter 05 (Activation functions).
 
@@ -102,6 +110,8 @@ def sigmoid(x: torch.Tensor) -> torch.Tensor:
     becomes :math:`0 \cdot \infty = \text{NaN}`. Both branches above exponentiate
     only :math:`-|x| \le 0`. Range: :math:`(0, 1)` mathematically; in floating point
     it rounds to exactly 1 for :math:`x` above about 16.6 (float32) or 36.7 (float64).
+    Unlike :func:`torch.sigmoid`, an integer tensor raises ``TypeError`` instead of
+    being converted to floats.
 
     Taught in chapter 05 (Activation functions).
 
@@ -125,6 +135,8 @@ def tanh(x: torch.Tensor) -> torch.Tensor:
     :math:`e^{-2|x|}` is close to 1 (small :math:`x`), where ``1 - exp(...)`` would
     lose most of its digits. Range :math:`(-1, 1)`; zero-centred;
     :math:`\tanh(x) = 2\sigma(2x) - 1`.
+    Unlike :func:`torch.tanh`, an integer tensor raises ``TypeError`` instead of
+    being converted to floats.
 
     Taught in chapter 05 (Activation functions).
 

@@ -47,6 +47,8 @@ _REDUCTIONS = ("mean", "sum", "none")
 BCE_LOG_FLOOR = -100.0
 #: The floor PyTorch puts under :math:`p(1-p)` in the gradient of :func:`binary_cross_entropy`.
 BCE_GRAD_EPSILON = 1e-12
+#: That floor as PyTorch's kernel applies it: rounded to float32 (9.999999960041972e-13), in float64 too.
+_BCE_GRAD_FLOOR = float(torch.tensor(BCE_GRAD_EPSILON, dtype=torch.float32))
 
 
 def _check_reduction(reduction: str) -> None:
@@ -86,7 +88,10 @@ def _log_sigmoid(logits: torch.Tensor) -> torch.Tensor:
 
 
 def _cross_entropy(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The arithmetic of :func:`cross_entropy`, one loss per example (printed in chapter 03)."""
+    """The arithmetic of :func:`cross_entropy`, one loss per example (printed in chapter 03).
+
+    Classes along dim 1: logits ``(N, C)`` or ``(N, C, d1, ...)``, target ``(N,)`` or ``(N, d1, ...)``.
+    """
     log_probs = _log_softmax(logits, dim=1)
     return -log_probs.gather(1, target.long().unsqueeze(1)).squeeze(1)
 
@@ -162,15 +167,20 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
     (divided by :math:`N` for ``"mean"``).
 
     Args:
-        logits: shape ``(N, C)``, floating point; any real values.
-        target: shape ``(N,)``, integer class indices in ``[0, C)``.
+        logits: shape ``(N, C)``, floating point; any real values. As in torch, also
+            ``(C,)`` (one example, ``target`` 0-d) and ``(N, C, d_1, ..., d_k)`` (a class
+            score at every position, e.g. every pixel; ``target`` ``(N, d_1, ..., d_k)``,
+            and ``"mean"`` averages over all :math:`N d_1 \cdots d_k` positions).
+        target: shape ``(N,)`` (the other shapes above), integer class indices in ``[0, C)``.
         reduction: ``"mean"`` (over the ``N`` examples), ``"sum"`` or ``"none"``
-            (returns shape ``(N,)``).
+            (returns the shape of ``target``).
 
     Not supported (unlike torch's): class weights, ``ignore_index``, label
-    smoothing, probability targets, extra spatial dimensions. A class index outside
-    ``[0, C)`` on the CPU raises ``ValueError`` here (torch raises ``IndexError``); on
-    CUDA both fail with a device-side assertion (see :mod:`dlbook.validation`).
+    smoothing, probability targets (a float ``target`` raises ``TypeError``). A class
+    index outside ``[0, C)`` on the CPU raises ``ValueError`` here (torch raises
+    ``IndexError``); on CUDA both fail with a device-side assertion (see
+    :mod:`dlbook.validation`). Any integer dtype is accepted for ``target`` (torch
+    wants int64 or uint8).
 
     Taught in chapter 03 (Loss functions).
 
@@ -180,6 +190,8 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
     [0.2413, 3.0949]
     >>> cross_entropy(logits, target).shape       # one number, not a distribution
     torch.Size([])
+    >>> round(cross_entropy(logits[0], target[0]).item(), 4)     # one example, unbatched
+    0.2413
     >>> cross_entropy(logits, target, reduction="avg")
     Traceback (most recent call last):
     ...
@@ -188,14 +200,20 @@ def cross_entropy(logits: torch.Tensor, target: torch.Tensor, reduction: str = "
     check_tensor("logits", logits)
     check_tensor("target", target)
     _check_reduction(reduction)
-    if logits.ndim != 2:
-        raise ValueError(f"Invalid logits shape: {tuple(logits.shape)} (expected (N, C))")
+    if logits.ndim == 0:
+        raise ValueError("Invalid logits shape: () (expected (N, C), (C,) or (N, C, d1, ...))")
     if target.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
         raise TypeError(f"Invalid target dtype: {target.dtype} (expected integer class indices)")
-    if target.shape != logits.shape[:1]:
-        raise ValueError(f"Invalid target shape: {tuple(target.shape)} (expected ({logits.shape[0]},))")
-    check_values((target >= 0) & (target < logits.shape[1]),  # no host sync on a GPU
-                 f"Invalid target: class indices must lie in [0, {logits.shape[1]})")
+    batched = logits.ndim >= 2
+    classes = logits.shape[1] if batched else logits.shape[0]
+    expected = (logits.shape[0], *logits.shape[2:]) if batched else ()
+    if tuple(target.shape) != expected:
+        raise ValueError(f"Invalid target shape: {tuple(target.shape)} (expected {expected} "
+                         f"for logits of shape {tuple(logits.shape)})")
+    check_values((target >= 0) & (target < classes),  # no host sync on a GPU
+                 f"Invalid target: class indices must lie in [0, {classes})")
+    if not batched:  # one example: a batch of one
+        return _reduce(_cross_entropy(logits.unsqueeze(0), target.unsqueeze(0)).squeeze(0), reduction)
     return _reduce(_cross_entropy(logits, target), reduction)
 
 
@@ -269,7 +287,7 @@ class _BinaryCrossEntropy(torch.autograd.Function):
         p, y = ctx.saved_tensors
         grad_p = grad_y = None
         if ctx.needs_input_grad[0]:
-            grad_p = grad_output * (p - y) / torch.clamp(p * (1 - p), min=BCE_GRAD_EPSILON)
+            grad_p = grad_output * (p - y) / torch.clamp(p * (1 - p), min=_BCE_GRAD_FLOOR)
         if ctx.needs_input_grad[1]:
             grad_y = torch.logit(p).neg() * grad_output
         return grad_p, grad_y
@@ -288,8 +306,9 @@ def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: s
 
     .. math:: \frac{\partial \ell_j}{\partial p_j} = \frac{p_j - y_j}{\max\big(p_j(1 - p_j),\ 10^{-12}\big)}
 
-    (the exact derivative, with its denominator floored). Both are reproduced
-    here. The consequence, shown in chapter 03: once a sigmoid has rounded to 0 or
+    (the exact derivative, with its denominator floored; PyTorch's :math:`10^{-12}` is a
+    float32 number, :math:`9.999999960041972 \cdot 10^{-13}`, in float64 too). Both are
+    reproduced here. The consequence, shown in chapter 03: once a sigmoid has rounded to 0 or
     1, the loss is stuck at 100 and the gradient reaching the logit through the
     sigmoid is :math:`\sigma'(z) = 0`. Use :func:`binary_cross_entropy_with_logits`.
 
@@ -339,6 +358,10 @@ def binary_cross_entropy_with_logits(
         logits: any shape, floating point, any real values.
         target: the same shape, values in :math:`[0, 1]`.
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
+
+    Unlike torch, float64 logits with a float32 target give a float64 loss (the usual
+    type promotion); torch returns float32 there. Not supported: torch's ``weight``
+    and ``pos_weight``.
 
     Taught in chapter 03 (Loss functions).
 
