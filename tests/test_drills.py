@@ -349,6 +349,8 @@ BAD_CALLS = [
     ("train.fit/drop_last leaves nothing", lambda: train.fit(_model, _opt(), (_x, _y), batch_size=9, drop_last=True), ValueError, "batch_size"),
     ("train.fit/patience=0", lambda: train.fit(_model, _opt(), (_x, _y), (_x, _y), patience=0), ValueError, "patience"),
     ("train.fit/patience without val", lambda: train.fit(_model, _opt(), (_x, _y), patience=2), ValueError, "patience"),
+    ("train.EarlyStopping/patience=0", lambda: train.EarlyStopping(0), ValueError, "patience"),
+    ("train.EarlyStopping/patience=1.5", lambda: train.EarlyStopping(1.5), TypeError, "patience"),
     ("train.fit/optimizer", lambda: train.fit(_model, "sgd", (_x, _y)), TypeError, "optimizer"),
     ("train.fit/train not a pair", lambda: train.fit(_model, _opt(), _x), TypeError, "train"),
     ("train.fit/train lengths differ", lambda: train.fit(_model, _opt(), (_x, _y[:5])), ValueError, "train"),

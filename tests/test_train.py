@@ -385,3 +385,26 @@ def test_a_training_step_reads_back_only_what_stays_on_the_host_on_a_gpu(optimiz
     leaves = [e for e in aten if not any(c.name.startswith("aten::") for c in e.cpu_children)]
     print(f"{optimizer}: {len(leaves)} innermost operators (about one kernel launch each on a GPU) per step")
     assert leaves
+
+
+# --------------------------------------------------------------------------- fit's pieces
+
+
+def test_an_epoch_of_fit_is_train_epoch_on_the_same_batches(digits):
+    """fit is its pieces: one epoch of fit equals train_epoch on a BatchIterator seeded alike, bit for bit."""
+    results = []
+    for use_fit in (True, False):
+        dlbook.seed_everything(0)
+        model = dlbook.models.mlp([64, 32, 10])
+        opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if use_fit:
+            history = fit(model, opt, digits.train, epochs=1, batch_size=50, seed=7)
+            results.append((history.train_loss[0], history.train_acc[0], model.state_dict()))
+        else:
+            batches = dlbook.data.BatchIterator(*digits.train, batch_size=50, shuffle=True, seed=7)
+            loss, acc = dlbook.train.train_epoch(model, opt, batches)
+            results.append((loss, acc, model.state_dict()))
+    (loss_a, acc_a, state_a), (loss_b, acc_b, state_b) = results
+    assert loss_a == loss_b and acc_a == acc_b
+    for key in state_a:
+        assert torch.equal(state_a[key], state_b[key]), key

@@ -10,7 +10,9 @@ One epoch of :func:`fit` is the loop every chapter teaches::
 
 :func:`train_step` is those five lines; :func:`fit` and the learning-rate range test
 (:func:`dlbook.tuning.lr_find`, through :func:`train_steps`) both call it, so there
-is one training step in the package.
+is one training step in the package. :func:`fit` itself reads as the loop above,
+one epoch at a time: :func:`train_epoch` (a step per mini-batch), :func:`evaluate`
+on the validation set, the scheduler, and :class:`EarlyStopping`.
 
 Taught in chapters 1, 10 and 11; early stopping in chapter 7 (Regularization).
 """
@@ -353,8 +355,138 @@ def fit(
     ValueError: Invalid epochs: 0 (expected a positive integer)
     """
     x, y = _check_pair("train", train)
-    if val is not None:
-        val = _check_pair("val", val)
+    val = _check_pair("val", val) if val is not None else None
+    _check_fit_options(optimizer, loss_fn, epochs, batch_size, patience, val, scheduler, scheduler_step)
+    batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                            generator=_batch_order(seed))
+    if len(batches) == 0:
+        raise ValueError(f"Invalid batch_size: {batch_size} with drop_last=True leaves no batch of {len(x)} examples")
+    step_each_batch = scheduler if scheduler_step == "batch" else None
+    stopper = EarlyStopping(patience) if patience is not None else None
+    history = History()
+    bar = _progress_bar(progress, total=epochs * len(batches))
+    model.train()
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        loss, acc = train_epoch(model, optimizer, batches, loss_fn, transform=transform,
+                                scheduler=step_each_batch, on_batch=bar.update)
+        history.train_loss.append(loss)
+        history.train_acc.append(acc)
+        history.epoch_time.append(time.perf_counter() - start)
+        if val is not None:
+            val_loss, val_acc = evaluate(model, val, loss_fn)
+            model.train()
+            history.val_loss.append(val_loss)
+            history.val_acc.append(val_acc)
+            bar.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
+        if not math.isfinite(loss):
+            history.stopped_epoch = epoch
+            break  # diverged: further epochs only compute NaNs
+        if scheduler is not None and scheduler_step == "epoch":
+            _step_after_epoch(scheduler, history)
+        if stopper is not None and stopper.should_stop(history.val_loss[-1], model):
+            history.stopped_epoch = epoch
+            break
+    bar.close()
+    if stopper is not None and restore_best:
+        stopper.restore_best(model)
+    return history
+
+
+# --------------------------------------------------------------------------- fit's pieces
+
+
+def train_epoch(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    batches: BatchIterator,
+    loss_fn: LossFn = nn.functional.cross_entropy,
+    *,
+    transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    scheduler=None,
+    on_batch: Callable[[], object] | None = None,
+) -> tuple[float, float]:
+    r"""One epoch of :func:`fit`: a :func:`train_step` per mini-batch; return the epoch's mean loss and accuracy.
+
+    The loss is the mean over the epoch's examples of each batch's loss as it was
+    trained, :math:`\sum_b n_b \ell_b / \sum_b n_b`; the accuracy likewise (``nan``
+    when the targets are not class indices). ``transform`` is applied to each input
+    batch first (augmentation); ``scheduler``, if given, is stepped after every
+    optimizer step (warmup, one-cycle); ``on_batch`` is called after each batch (a
+    progress bar). Per batch only references are kept, no computation and no read
+    back to the host: the sums are formed once, at the end of the epoch.
+
+    >>> import dlbook
+    >>> dlbook.seed_everything(0)
+    >>> data = dlbook.data.load_digits()
+    >>> model = dlbook.models.mlp([64, 10])
+    >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    >>> batches = dlbook.data.BatchIterator(*data.train, batch_size=64, shuffle=True, seed=0)
+    >>> first, _ = train_epoch(model, opt, batches)
+    >>> second, acc = train_epoch(model, opt, batches)
+    >>> second < first and 0 <= acc <= 1
+    True
+    """
+    losses, sizes, outputs, targets = [], [], [], []
+    for xb, yb in batches:
+        if transform is not None:
+            xb = transform(xb)
+        loss, out = train_step(model, optimizer, xb, yb, loss_fn)
+        if scheduler is not None:
+            scheduler.step()
+        losses.append(loss)
+        sizes.append(len(xb))
+        if _is_classification(out, yb):
+            outputs.append(out)
+            targets.append(yb)
+        if on_batch is not None:
+            on_batch()
+    # The device is waited for once per epoch, not once per batch.
+    acc = _correct(torch.cat(outputs), torch.cat(targets)).item() / sum(sizes) if outputs else math.nan
+    return _weighted_mean(losses, sizes), acc
+
+
+class EarlyStopping:
+    """Stop after ``patience`` epochs in a row without a new lowest validation loss; keep the best weights.
+
+    :meth:`should_stop` is called once per epoch with that epoch's validation loss:
+    a new lowest loss resets the count and copies the model's ``state_dict``; any
+    other loss (equal or higher) counts one bad epoch, and the answer is ``True``
+    once ``patience`` have passed in a row. :meth:`restore_best` loads the copy back.
+
+    >>> stopper = EarlyStopping(patience=2)
+    >>> model = torch.nn.Linear(1, 1)
+    >>> [stopper.should_stop(loss, model) for loss in [1.0, 0.8, 0.9, 0.85, 0.7]]
+    [False, False, False, True, False]
+    >>> stopper.best_loss
+    0.7
+    >>> EarlyStopping(patience=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid patience: 0 (expected a positive integer)
+    """
+
+    def __init__(self, patience: int) -> None:
+        self.patience = check_int("patience", patience, low=1)
+        self.best_loss, self.best_state, self.bad_epochs = math.inf, None, 0
+
+    def should_stop(self, val_loss: float, model: nn.Module) -> bool:
+        """Record this epoch's validation loss; ``True`` once ``patience`` epochs in a row brought no new best."""
+        if val_loss < self.best_loss:
+            self.best_loss, self.bad_epochs = val_loss, 0
+            self.best_state = copy.deepcopy(model.state_dict())
+            return False
+        self.bad_epochs += 1
+        return self.bad_epochs >= self.patience
+
+    def restore_best(self, model: nn.Module) -> None:
+        """Load the weights of the best epoch into ``model`` (nothing if no epoch was recorded)."""
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+
+def _check_fit_options(optimizer, loss_fn, epochs, batch_size, patience, val, scheduler, scheduler_step) -> None:
+    """:func:`fit`'s argument checks, as torch.optim makes them: the error names the value."""
     check_int("epochs", epochs, low=1)
     check_int("batch_size", batch_size, low=1)
     if patience is not None:
@@ -366,75 +498,31 @@ def fit(
     if not callable(loss_fn):
         raise TypeError(f"Invalid loss_fn: {loss_fn!r} (expected a callable (output, target) -> loss)")
     check_choice("scheduler_step", scheduler_step, ("epoch", "batch"))
-    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
     if scheduler is not None and not callable(getattr(scheduler, "step", None)):
         raise TypeError(f"Invalid scheduler: {type(scheduler).__name__} (expected an LR scheduler with a step() method)")
-    if plateau and scheduler_step == "batch":
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau) and scheduler_step == "batch":
         raise ValueError("Invalid scheduler_step: 'batch' with ReduceLROnPlateau (it needs an epoch's loss; use 'epoch')")
 
-    show_progress = _progress_enabled(progress)
-    if show_progress:
+
+def _batch_order(seed: int | None) -> torch.Generator:
+    """The generator of the batch order: seeded by ``seed``, else by one draw from torch's global generator."""
+    if seed is None:  # seed_everything decides the batch order
+        return torch.Generator().manual_seed(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
+    return torch.Generator().manual_seed(check_seed(seed))
+
+
+def _step_after_epoch(scheduler, history: History) -> None:
+    """Step an epoch-wise scheduler; ``ReduceLROnPlateau`` gets the validation loss (the training loss without one)."""
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(history.val_loss[-1] if history.val_loss else history.train_loss[-1])
+    else:
+        scheduler.step()
+
+
+def _progress_bar(progress: bool | None, total: int):
+    """A tqdm bar over ``total`` batches, shown only when ``progress`` (``None``: on a terminal)."""
+    if _progress_enabled(progress):
         from tqdm.auto import tqdm  # a notebook widget where possible
     else:
         from tqdm import tqdm  # tqdm.auto warns in a kernel without ipywidgets, even for a disabled bar
-
-    if seed is None:  # from the global generator: seed_everything decides the batch order
-        generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (), dtype=torch.int64)))
-    else:
-        generator = torch.Generator().manual_seed(check_seed(seed))
-    batches = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, generator=generator)
-    if len(batches) == 0:
-        raise ValueError(f"Invalid batch_size: {batch_size} with drop_last=True leaves no batch of {len(x)} examples")
-    history = History()
-    best_loss, best_state, bad_epochs = math.inf, None, 0
-    bar = tqdm(total=epochs * len(batches), disable=not show_progress, unit="batch")
-    model.train()
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        # Per batch only references are kept (loss, output, targets), no computation:
-        # the sums are formed once per epoch, so the loop adds almost nothing to the five steps.
-        losses, sizes, outputs, targets = [], [], [], []
-        for xb, yb in batches:
-            if transform is not None:
-                xb = transform(xb)
-            loss, out = train_step(model, optimizer, xb, yb, loss_fn)
-            if scheduler is not None and scheduler_step == "batch":
-                scheduler.step()
-            losses.append(loss)
-            sizes.append(len(xb))
-            if _is_classification(out, yb):  # accuracy at the end of the epoch
-                outputs.append(out)
-                targets.append(yb)
-            bar.update()
-        seen = sum(sizes)
-        # The device is waited for once per epoch, not once per batch.
-        history.train_loss.append(_weighted_mean(losses, sizes))
-        history.train_acc.append(_correct(torch.cat(outputs), torch.cat(targets)).item() / seen if outputs else math.nan)
-        history.epoch_time.append(time.perf_counter() - start)
-        if val is not None:
-            val_loss, val_acc = evaluate(model, val, loss_fn)
-            model.train()
-            history.val_loss.append(val_loss)
-            history.val_acc.append(val_acc)
-            bar.set_postfix(val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.3f}")
-        if not math.isfinite(history.train_loss[-1]):
-            history.stopped_epoch = epoch
-            break  # diverged: further epochs only compute NaNs
-        if scheduler is not None and scheduler_step == "epoch":
-            if plateau:
-                scheduler.step(history.val_loss[-1] if val is not None else history.train_loss[-1])
-            else:
-                scheduler.step()
-        if patience is not None:
-            if history.val_loss[-1] < best_loss:
-                best_loss, bad_epochs = history.val_loss[-1], 0
-                best_state = copy.deepcopy(model.state_dict())
-            else:
-                bad_epochs += 1
-                if bad_epochs >= patience:
-                    history.stopped_epoch = epoch
-                    break
-    bar.close()
-    if patience is not None and restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    return history
+    return tqdm(total=total, disable=not _progress_enabled(progress), unit="batch")
