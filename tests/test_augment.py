@@ -1,5 +1,6 @@
 """dlbook.augment: torchvision's transforms, one random draw per image, repeatable, usable by fit."""
 
+import numpy as np
 import pytest
 import torch
 from torchvision.transforms import v2
@@ -114,17 +115,53 @@ def test_random_affine_runs_on_the_whole_batch_without_calling_the_transform_per
     assert out.shape == (64, 64) and not torch.equal(out, digits.x_train[:64])
 
 
-@pytest.mark.parametrize("make", [lambda g: random_affine((8, 8), generator=g),
-                                  lambda g: RowTransform(v2.RandomRotation(30), (8, 8), generator=g)])
-def test_a_generator_of_its_own_repeats_and_leaves_the_global_generator_alone(digits, make):
+# --------------------------------------------------------------------------- global random state
+# generator=g: every draw follows from g and the global generators (torch's, NumPy's, Python's
+# random) are left exactly as they were, whatever the transform draws from; generator=None: the
+# global generators, as torchvision itself uses them.
+
+from torchvision import transforms as v1  # noqa: E402
+
+from rng_guard import leaves_global_rng_alone, moves_only  # noqa: E402
+
+TRANSFORMS = {  # name: (a factory, which global generators it draws from without a generator of its own)
+    "random_affine (batched)": (lambda g: random_affine((8, 8), generator=g), ["torch"]),
+    "v2.RandomRotation": (lambda g: RowTransform(v2.RandomRotation(30), (8, 8), generator=g), ["torch"]),
+    "v1.RandomChoice (Python's random)": (lambda g: RowTransform(v1.RandomChoice([lambda x: x, lambda x: x.flip(-1), lambda x: x.flip(-2)]), (8, 8), generator=g), ["random"]),
+    "NumPy noise": (lambda g: RowTransform(lambda img: img + torch.from_numpy(np.random.rand(*img.shape)).float(), (8, 8), generator=g), ["numpy"]),
+    "all three": (lambda g: RowTransform(v1.RandomOrder([lambda x: x + np.random.rand(), v2.RandomRotation(30)]), (8, 8), generator=g), ["torch", "numpy", "random"]),
+}
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_a_generator_of_its_own_repeats_and_leaves_every_global_generator_alone(digits, name):
+    make, _ = TRANSFORMS[name]
     rows = digits.x_train[:16]
-    torch.manual_seed(0)
-    before = torch.get_rng_state()
-    a = make(torch.Generator().manual_seed(7))(rows)
-    assert torch.equal(torch.get_rng_state(), before)           # the global generator did not move
-    augment = make(torch.Generator().manual_seed(7))
-    b, c = augment(rows), augment(rows)
-    assert torch.equal(a, b) and not torch.equal(b, c)            # same seed, same draws; the generator advances
+    dlbook.seed_everything(0)
+    with leaves_global_rng_alone():
+        a = make(torch.Generator().manual_seed(7))(rows)
+        augment = make(torch.Generator().manual_seed(7))
+        b, c = augment(rows), augment(rows)
+        d = make(torch.Generator().manual_seed(8))(rows)
+    assert torch.equal(a, b)                                     # same seed, same draws
+    assert not torch.equal(b, c) and not torch.equal(a, d)      # the generator advances; another seed, other draws
+
+
+@pytest.mark.parametrize("name", TRANSFORMS)
+def test_without_a_generator_the_transform_draws_from_the_global_generators_as_torchvision(digits, name):
+    make, draws_from = TRANSFORMS[name]
+    dlbook.seed_everything(0)
+    with moves_only(*draws_from):
+        make(None)(digits.x_train[:16])
+
+
+def test_a_generator_of_its_own_draws_what_torchvision_draws_from_a_global_generator_in_its_state(digits):
+    rows = digits.x_train[:16]
+    transform = v2.RandomAffine(degrees=15, translate=(0.2, 0.2), interpolation=v2.InterpolationMode.BILINEAR)
+    ours = RowTransform(transform, (8, 8), generator=torch.Generator().manual_seed(5))(rows)
+    torch.manual_seed(5)
+    theirs = torch.stack([transform(img) for img in rows.reshape(16, 1, 8, 8)]).reshape(16, 64)
+    assert torch.equal(ours, theirs)
 
 
 def test_inverse_affine_matrix_is_torchvisions():

@@ -18,32 +18,64 @@ angle, shift, zoom and shear. Any other transform is applied image by image.
 The random numbers come from torch's global generator, drawn in the order torchvision
 draws them image by image, so :func:`dlbook.seed_everything` makes every augmented
 batch repeatable and the result is exactly torchvision's, image for image; pass
-``generator=`` to draw from a generator of your own instead and leave the global one alone.
+``generator=`` to draw from a generator of your own instead and leave the global ones
+(torch's, Python's :mod:`random`, NumPy's) exactly as they were.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import random
 import sys
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from dlbook.validation import check_real
 
 
-@contextlib.contextmanager
-def _drawing_from(generator: torch.Generator | None):
-    """Within the block, torch's global CPU generator *is* ``generator``: its state in, its advanced state out."""
-    if generator is None:
-        yield
-        return
-    with torch.random.fork_rng(devices=[]):  # the global CPU state is put back afterwards
-        torch.set_rng_state(generator.get_state())
-        yield
-        generator.set_state(torch.get_rng_state())
+class _OwnGenerators:
+    """Private stand-ins for every global generator a transform may draw from, all following from ``generator``.
+
+    torch's CPU generator is ``generator`` itself (torchvision draws its parameters there);
+    Python's :mod:`random` (torchvision's v1 ``RandomChoice``, ``RandomOrder``), NumPy's
+    ``np.random`` and a CUDA device's generator (a transform drawing noise on the rows'
+    GPU) get states of their own, seeded from ``generator.initial_seed()``, so they take no
+    draws from ``generator`` and the torch draws stay in torchvision's order.
+    """
+
+    def __init__(self, generator: torch.Generator) -> None:
+        self.generator = generator
+        self.seed = generator.initial_seed()  # an integer in [0, 2**64)
+        self.python = random.Random(self.seed).getstate()
+        self.numpy = np.random.RandomState([self.seed & 0xFFFFFFFF, self.seed >> 32]).get_state()
+        self.cuda: dict[int, torch.Tensor] = {}  # device index -> state, made on first use
+
+    @contextlib.contextmanager
+    def installed(self, device: torch.device):
+        """Within the block the global generators *are* these: their states in, their advanced states out."""
+        cuda = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+        python, numpy_state = random.getstate(), np.random.get_state()
+        with torch.random.fork_rng(devices=cuda):  # torch's global states are put back afterwards
+            torch.set_rng_state(self.generator.get_state())
+            random.setstate(self.python)
+            np.random.set_state(self.numpy)
+            for index in cuda:
+                if index in self.cuda:
+                    torch.cuda.set_rng_state(self.cuda[index], index)
+                else:
+                    torch.cuda.default_generators[index].manual_seed(self.seed)
+            try:
+                yield
+                self.generator.set_state(torch.get_rng_state())
+                self.python, self.numpy = random.getstate(), np.random.get_state()
+                self.cuda.update({index: torch.cuda.get_rng_state(index) for index in cuda})
+            finally:
+                random.setstate(python)
+                np.random.set_state(numpy_state)
 
 
 def inverse_affine_matrix(
@@ -142,8 +174,11 @@ class RowTransform:
             :mod:`torchvision.transforms.v2` transform; it must keep the shape.
         image_shape: ``(H, W)``, e.g. ``data.image_shape``.
         generator: a CPU :class:`torch.Generator` to draw the random parameters from;
-            ``None`` (the default) uses torch's global generator, which
-            :func:`dlbook.seed_everything` seeds.
+            the global generators (torch's, Python's :mod:`random`, NumPy's) are then
+            left exactly as they were, and whatever else the transform draws from them
+            comes from private streams seeded by ``generator.initial_seed()``.
+            ``None`` (the default) uses the global generators, as torchvision does,
+            which :func:`dlbook.seed_everything` seeds.
 
     Shape: input ``(N, H*W)``, output ``(N, H*W)``, same dtype and device.
 
@@ -175,6 +210,7 @@ class RowTransform:
         self.transform = transform
         self.image_shape = shape
         self.generator = generator
+        self._own = None if generator is None else _OwnGenerators(generator)
 
     def __call__(self, rows: torch.Tensor) -> torch.Tensor:
         h, w = self.image_shape
@@ -184,7 +220,7 @@ class RowTransform:
             raise ValueError(f"Invalid rows: shape {tuple(rows.shape)} (expected (N, {h * w}) for {h}×{w} images)")
         images = rows.reshape(len(rows), 1, h, w)
         batched = _batched_affine(self.transform) if rows.is_floating_point() and len(rows) else None
-        with _drawing_from(self.generator):
+        with contextlib.nullcontext() if self._own is None else self._own.installed(rows.device):
             if batched is None:
                 out = torch.stack([self.transform(image) for image in images]) if len(rows) else images
             else:
