@@ -183,3 +183,111 @@ def test_clip_grad_norm_rejects_bad_arguments(kwargs, error, match):
 def test_clip_grad_norm_rejects_what_is_not_tensors(bad):
     with pytest.raises(TypeError, match="parameters"):
         clip_grad_norm(bad, 1.0)
+
+
+# --- gradient accumulation (.grad) ---
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+ACCUMULATION = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+                        suppress_health_check=[HealthCheck.too_slow])
+
+
+def test_layer_gradient_norms_leaves_every_grad_as_it_was():
+    """A measurement in the middle of accumulating gradients must not clear or add to them."""
+    torch.manual_seed(0)
+    model = mlp([5, 7, 3])
+    x, y = torch.randn(9, 5), torch.randint(0, 3, (9,))
+    nn.functional.cross_entropy(model(x), y).backward()          # a gradient being accumulated
+    held = [p.grad.clone() for p in model.parameters()]
+    norms = layer_gradient_norms(model, x[:4], y[:4])
+    for p, g in zip(model.parameters(), held):
+        assert torch.equal(p.grad, g)
+    fresh = mlp([5, 7, 3])
+    fresh.load_state_dict(model.state_dict())
+    nn.functional.cross_entropy(fresh(x[:4]), y[:4]).backward()
+    assert norms == [fresh[0].weight.grad.norm().item(), fresh[2].weight.grad.norm().item()]
+    assert mlp([5, 7, 3])[0].weight.grad is None                 # and a model without .grad keeps None
+    untouched = mlp([5, 7, 3])
+    layer_gradient_norms(untouched, x, y)
+    assert all(p.grad is None for p in untouched.parameters())
+
+
+def test_gradient_descent_writes_no_grad():
+    """torch.autograd.grad returns gradients without accumulating them anywhere."""
+    w = torch.tensor([2.0, -1.0], dtype=torch.float64, requires_grad=True)   # a parameter f closes over
+    x0 = torch.tensor([1.0, 3.0], dtype=torch.float64, requires_grad=True)
+    x0.grad = torch.tensor([7.0, 7.0], dtype=torch.float64)
+    path = gradient_descent(lambda v: ((v - w) ** 2).sum(), x0, lr=0.1, steps=3)
+    assert w.grad is None and torch.equal(x0.grad, torch.tensor([7.0, 7.0], dtype=torch.float64))
+    assert torch.equal(x0.detach(), torch.tensor([1.0, 3.0], dtype=torch.float64)) and not path.requires_grad
+
+
+@st.composite
+def grad_layouts(draw):
+    """Parameters with a .grad each: float32 or float64, contiguous, transposed or sliced, some None."""
+    params = []
+    for k in range(draw(st.integers(1, 4))):
+        rows, cols = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+        dtype = draw(st.sampled_from([torch.float32, torch.float64]))
+        gen = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
+        scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))
+        layout = draw(st.sampled_from(["contiguous", "transposed", "sliced", "none"]))
+        p = torch.zeros(rows, cols, dtype=dtype, requires_grad=True)
+        if layout == "contiguous":
+            p.grad = scale * torch.randn(rows, cols, dtype=dtype, generator=gen)
+        elif layout == "transposed":
+            p.grad = (scale * torch.randn(cols, rows, dtype=dtype, generator=gen)).T
+        elif layout == "sliced":
+            p.grad = (scale * torch.randn(2 * rows, cols + 1, dtype=dtype, generator=gen))[::2, 1:]
+        params.append(p)
+    max_norm = draw(st.sampled_from([0.0, 1e-2, 1.0, 50.0, 1e6]))
+    norm_type = draw(st.sampled_from([1.0, 2.0, 3.0, float("inf")]))
+    return params, max_norm, norm_type
+
+
+def _twin(params):
+    twins = []
+    for p in params:
+        q = p.detach().clone().requires_grad_(True)
+        if p.grad is not None:   # the same strides as p.grad: clone() keeps a dense non-contiguous layout
+            q.grad = torch.empty_strided(p.grad.shape, p.grad.stride(), dtype=p.grad.dtype).copy_(p.grad)
+        twins.append(q)
+    return twins
+
+
+@ACCUMULATION
+@given(grad_layouts())
+def test_clip_grad_norm_rescales_each_grad_in_place_like_torch(case):
+    """Same norm and same .grad as torch, written into the same memory (a view's base sees it, as in torch)."""
+    params, max_norm, norm_type = case
+    theirs = _twin(params)
+    held = [(p.grad, None if p.grad is None else p.grad.data_ptr()) for p in params]
+    total = clip_grad_norm(params, max_norm, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type)
+    assert total.dtype == expected.dtype
+    torch.testing.assert_close(total, expected, rtol=1e-6, atol=0)
+    for p, q, (g, address) in zip(params, theirs, held):
+        assert p.grad is g                                       # not replaced, not set to None
+        if g is None:
+            assert q.grad is None
+            continue
+        assert p.grad.data_ptr() == address and p.grad.stride() == q.grad.stride()
+        tol = {"rtol": 1e-6, "atol": 1e-30} if g.dtype == torch.float32 else {"rtol": 1e-13, "atol": 1e-300}
+        torch.testing.assert_close(p.grad, q.grad, **tol)
+
+
+def test_clip_grad_norm_after_two_backward_calls_clips_their_sum_like_torch():
+    """Clipping acts on what .grad holds, accumulated gradients included."""
+    torch.manual_seed(0)
+    ours, theirs = mlp([4, 6, 3]).double(), mlp([4, 6, 3]).double()
+    theirs.load_state_dict(ours.state_dict())
+    x, y = torch.randn(8, 4, dtype=torch.float64), torch.randint(0, 3, (8,))
+    for model in (ours, theirs):
+        for half in (slice(0, 4), slice(4, 8)):
+            nn.functional.cross_entropy(model(x[half]), y[half]).backward()
+    total = clip_grad_norm(ours.parameters(), 0.1)
+    expected = torch.nn.utils.clip_grad_norm_(theirs.parameters(), 0.1)
+    torch.testing.assert_close(total, expected, rtol=1e-14, atol=0)
+    for p, q in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-14, atol=1e-300)

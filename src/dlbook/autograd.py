@@ -276,14 +276,14 @@ class Value:
         6.0
         """
         order = self.topological_order()
-        before = [node.grad for node in order]
+        before = [node.grad for node in order]      # set aside what .grad held
         for node in order:
             node.grad = 0.0
-        self.grad = 1.0
+        self.grad = 1.0                             # d self / d self
         for node in reversed(order):
-            node._backward()
+            node._backward()                        # the chain rule, output to leaves
         for node, grad in zip(order, before):
-            node.grad += grad
+            node.grad += grad                       # accumulate, as torch does
 
     def edges(self) -> list[tuple[Value, Value]]:
         """Every ``(input, output)`` pair of the graph below this value.

@@ -102,22 +102,24 @@ def layer_gradient_norms(
 ) -> list[float]:
     """The gradient norm :math:`\\lVert \\partial L / \\partial W_l \\rVert_2` of each ``nn.Linear`` weight, input side first.
 
-    Runs one forward and backward pass on ``(x, y)`` (the model's existing
-    gradients are cleared first and left holding this batch's). Vanishing
-    gradients show as norms falling towards the input; exploding ones as norms growing.
+    Runs one forward and backward pass on ``(x, y)``. Vanishing gradients show as
+    norms falling towards the input; exploding ones as norms growing. The gradients
+    come from :func:`torch.autograd.grad`, which returns them without writing any
+    ``.grad``: a measurement leaves whatever the model's ``.grad`` held (a gradient
+    being accumulated, say) as it was.
 
     >>> torch.manual_seed(0) and None
     >>> from dlbook.models import mlp
-    >>> norms = layer_gradient_norms(mlp([4, 8, 8, 3]), torch.randn(16, 4), torch.randint(0, 3, (16,)))
-    >>> len(norms), all(n > 0 for n in norms)
-    (3, True)
+    >>> model = mlp([4, 8, 8, 3])
+    >>> norms = layer_gradient_norms(model, torch.randn(16, 4), torch.randint(0, 3, (16,)))
+    >>> len(norms), all(n > 0 for n in norms), model[0].weight.grad is None
+    (3, True, True)
     """
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("Invalid model: it has no nn.Linear layer")
-    model.zero_grad()
-    loss_fn(model(x), y).backward()
-    return [m.weight.grad.norm().item() for m in linears]
+    grads = torch.autograd.grad(loss_fn(model(x), y), [m.weight for m in linears])
+    return [g.norm().item() for g in grads]
 
 
 @torch.no_grad()
@@ -185,7 +187,10 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0) -> torch
     :math:`\\lVert g\\rVert / (\\lVert g\\rVert + 10^{-6})`, which is 1 to within rounding
     once :math:`\\lVert g\\rVert` is well above :math:`10^{-6}` (the same as
     :func:`torch.nn.utils.clip_grad_norm_`, including the :math:`10^{-6}` that guards
-    against division by zero). Parameters whose ``.grad`` is ``None`` are skipped. A
+    against division by zero). Each ``.grad`` is scaled in place, in its own dtype and
+    memory layout (the same tensor afterwards; a view's base sees the change), and the
+    norm returned has the widest of their dtypes, all as in torch. Parameters whose
+    ``.grad`` is ``None`` are skipped. A
     non-finite norm is not an error: the gradients are multiplied by the resulting
     factor, as torch does by default.
 
