@@ -283,7 +283,7 @@ def test_step_updates_the_state_tensors_in_place(name):
             assert not torch.equal(now, old), f"{name}: state[{key!r}] did not change"
 
 
-def test_a_nan_learning_rate_is_rejected_where_torch_sgd_accepts_it():
+def test_nan_learning_rate_differs_from_torch_sgd_which_accepts_it():
     """A documented difference: torch's SGD tests lr < 0, which NaN passes; every weight then becomes NaN."""
     torch.optim.SGD(make_params(), lr=float("nan"))
     with pytest.raises(ValueError, match="Invalid learning rate: nan"):
@@ -316,10 +316,158 @@ def test_adagrad_effective_rate_only_falls_and_follows_one_over_root_t():
     torch.testing.assert_close(steps, expected[:, None].expand(-1, 3), rtol=1e-12, atol=0)
 
 
-def test_adagrad_uses_a_groups_own_initial_accumulator_value():
+def test_adagrad_initial_accumulator_value_of_a_group_differs_from_torch():
     """The documented difference: torch starts every group's sum at the constructor's value."""
     a, b = torch.zeros(2, requires_grad=True), torch.zeros(2, requires_grad=True)
     groups = lambda: [dict(params=[a]), dict(params=[b], initial_accumulator_value=4.0)]
     ours, theirs = optim.Adagrad(groups(), initial_accumulator_value=1.0), torch.optim.Adagrad(groups(), initial_accumulator_value=1.0)
     assert ours.state[a]["sum"].tolist() == theirs.state[a]["sum"].tolist() == [1.0, 1.0]
     assert ours.state[b]["sum"].tolist() == [4.0, 4.0] and theirs.state[b]["sum"].tolist() == [1.0, 1.0]
+
+
+# --------------------------------------------------------------------------- Hypothesis: every layout, dtype and option
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FAST = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+
+def unit(low=0.0, high=1.0):
+    return st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+
+def zero_or(strategy):
+    """0 half the time: the branches that test ``!= 0`` (momentum, weight decay) are taken both ways."""
+    return st.one_of(st.just(0.0), strategy)
+
+
+@st.composite
+def sgd_options(draw):
+    momentum = draw(zero_or(unit(0.0, 0.99)))
+    dampening = draw(zero_or(unit()))
+    nesterov = momentum > 0 and dampening == 0 and draw(st.booleans())
+    return dict(lr=draw(unit(0.0, 0.5)), momentum=momentum, dampening=dampening,
+                weight_decay=draw(zero_or(unit(0.0, 0.5))), nesterov=nesterov, maximize=draw(st.booleans()))
+
+
+def adam_options(decoupled):
+    return st.fixed_dictionaries(dict(
+        lr=unit(0.0, 0.1), betas=st.tuples(unit(0.0, 0.999), unit(0.0, 0.9999)), eps=unit(1e-10, 1e-2),
+        weight_decay=zero_or(unit(0.0, 0.5)) if not decoupled else unit(0.0, 0.5),
+        amsgrad=st.booleans(), maximize=st.booleans()))
+
+
+OPTIONS = {
+    "SGD": sgd_options(),
+    "Adam": adam_options(decoupled=False),
+    "AdamW": adam_options(decoupled=True),
+    "RMSprop": st.fixed_dictionaries(dict(
+        lr=unit(0.0, 0.1), alpha=unit(0.0, 0.999), eps=unit(1e-10, 1e-2), weight_decay=zero_or(unit(0.0, 0.5)),
+        momentum=zero_or(unit(0.0, 0.95)), centered=st.booleans(), maximize=st.booleans())),
+    "Adagrad": st.fixed_dictionaries(dict(
+        lr=unit(0.0, 0.5), lr_decay=zero_or(unit(0.0, 0.5)), weight_decay=zero_or(unit(0.0, 0.5)),
+        initial_accumulator_value=zero_or(unit(0.0, 1.0)), eps=unit(1e-10, 1e-2), maximize=st.booleans())),
+}
+PARAM_LAYOUTS = ["contiguous", "transposed", "sliced"]
+#: How a step's gradient arrives: its own memory, a transposed view, expanded from one row
+#: (stride 0), zeros (what zero_grad(set_to_none=False) leaves), or no gradient at all.
+GRAD_KINDS = ["contiguous", "transposed", "expanded", "zeros", "none"]
+DTYPES = [torch.float32, torch.float64, torch.complex64]
+#: What torch's parameter groups hold beyond ours: its switches between implementations of one update.
+TORCH_ONLY_GROUP_KEYS = {"foreach", "fused", "capturable", "differentiable", "decoupled_weight_decay"}
+
+
+def leaf(shape, layout, dtype, seed):
+    """A parameter (a leaf) of ``shape`` laid out as ``layout``: its own memory, a transpose, or a slice with a step."""
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = shape
+    if layout == "transposed":
+        x = torch.randn(cols, rows, generator=g, dtype=dtype).t()
+    elif layout == "sliced":
+        x = torch.randn(2 * rows, cols + 1, generator=g, dtype=dtype)[::2, 1:]
+    else:
+        x = torch.randn(rows, cols, generator=g, dtype=dtype)
+    return x.detach().requires_grad_(True)
+
+
+def gradient(shape, kind, dtype, seed):
+    g = torch.Generator().manual_seed(seed)
+    rows, cols = shape
+    if kind == "none":
+        return None
+    if kind == "zeros":
+        return torch.zeros(shape, dtype=dtype)
+    if kind == "transposed":
+        return torch.randn(cols, rows, generator=g, dtype=dtype).t()
+    if kind == "expanded":
+        return torch.randn(cols, generator=g, dtype=dtype).expand(rows, cols)
+    return torch.randn(rows, cols, generator=g, dtype=dtype)
+
+
+@st.composite
+def setups(draw, name):
+    """Parameters (shape, layout, dtype: mixed within one optimizer), a second group added later, and the gradients."""
+    n = draw(st.integers(1, 3))
+    specs = [(draw(st.tuples(st.integers(1, 4), st.integers(1, 4))), draw(st.sampled_from(PARAM_LAYOUTS)),
+              draw(st.sampled_from(DTYPES)), draw(st.integers(0, 2**31))) for _ in range(n)]
+    steps = draw(st.integers(1, 4))
+    grads = [[(draw(st.sampled_from(GRAD_KINDS)), draw(st.integers(0, 2**31))) for _ in specs] for _ in range(steps)]
+    late = draw(st.booleans())  # the last parameter joins through add_param_group, with options of its own
+    late_options = draw(OPTIONS[name]) if late else None
+    if late and name == "Adagrad":  # a group's own s_0: the pinned difference (test_adagrad_..._differs_from_torch)
+        del late_options["initial_accumulator_value"]
+    return dict(specs=specs, grads=grads, options=draw(OPTIONS[name]), late_options=late_options,
+                late_at=draw(st.integers(0, steps - 1)) if late else None)
+
+
+def run(cls, setup):
+    """Build the parameters and the optimizer, apply the drawn gradients; return both and each parameter's first address."""
+    params = [leaf(shape, layout, dtype, seed) for shape, layout, dtype, seed in setup["specs"]]
+    addresses = [(p.data_ptr(), p.stride()) for p in params]
+    late = setup["late_options"] is not None and len(params) > 1
+    opt = cls(params[:-1] if late else params, **setup["options"])
+    for t, step in enumerate(setup["grads"]):
+        if late and t == setup["late_at"]:
+            opt.add_param_group(dict(params=[params[-1]], **setup["late_options"]))
+        for p, (kind, seed) in zip(params, step):
+            p.grad = gradient(p.shape, kind, p.dtype, seed)
+        opt.step()
+    return opt, params, addresses
+
+
+def assert_same_state(ours, theirs, ours_params, their_params):
+    for i, (a, b) in enumerate(zip(ours_params, their_params)):
+        sa, sb = ours.state.get(a, {}), theirs.state.get(b, {})
+        assert sorted(sa) == sorted(sb), f"parameter {i}: state keys {sorted(sa)} != torch's {sorted(sb)}"
+        for key in sa:
+            x, y = sa[key], sb[key]
+            assert (x.dtype, x.device, x.shape, x.stride()) == (y.dtype, y.device, y.shape, y.stride()), (i, key)
+            torch.testing.assert_close(x, y, rtol=0, atol=0, equal_nan=True, msg=f"parameter {i}: state[{key!r}]")
+
+
+@pytest.mark.parametrize("name", PAIRS)
+@FAST
+@given(data=st.data())
+def test_property_same_parameters_and_state_as_torch_in_every_layout_dtype_and_option(name, data):
+    """Bit for bit: every parameter and every state tensor (value, dtype, shape, strides) equals torch.optim's.
+
+    Parameters are contiguous, transposed or sliced with a step, float32, float64 or complex64
+    (mixed in one optimizer); gradients contiguous, transposed, expanded (stride 0), zero, or
+    missing (the parameter is skipped and gets no state); a second group may join later. The
+    update is in place: each parameter keeps its memory and its strides.
+    """
+    setup = data.draw(setups(name))
+    ours, ours_params, addresses = run(PAIRS[name][0], setup)
+    theirs, their_params, _ = run(PAIRS[name][1], setup)
+    for i, (a, b) in enumerate(zip(ours_params, their_params)):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, equal_nan=True, msg=f"parameter {i}")
+        assert (a.data_ptr(), a.stride()) == addresses[i], f"parameter {i} was not updated in place"
+    assert_same_state(ours, theirs, ours_params, their_params)
+    assert [len(g["params"]) for g in ours.param_groups] == [len(g["params"]) for g in theirs.param_groups]
+    # the state dict holds the same tensors and every option torch's holds (less its implementation switches)
+    sd_ours, sd_theirs = ours.state_dict(), theirs.state_dict()
+    assert sd_ours["state"].keys() == sd_theirs["state"].keys()
+    for g_ours, g_theirs in zip(sd_ours["param_groups"], sd_theirs["param_groups"]):
+        assert g_ours == {k: v for k, v in g_theirs.items() if k not in TORCH_ONLY_GROUP_KEYS}

@@ -97,3 +97,97 @@ def test_schedules_reject_invalid_arguments(call, error, match):
         call()
 
 
+# --------------------------------------------------------------------------- Hypothesis: drawn hyperparameters, groups and epochs
+
+import warnings  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+FAST = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+base_lrs = st.lists(st.floats(1e-6, 10.0), min_size=1, max_size=3)  # one learning rate per parameter group
+#: Each schedule: its hyperparameters, our function, torch's scheduler built from the same values,
+#: and how close the two sequences are (torch updates the rate recursively, ours is closed form).
+SCHEDULES = {
+    "step_lr": (st.fixed_dictionaries(dict(step_size=st.integers(1, 30), gamma=st.floats(1e-3, 2.0))),
+                lambda t, lr, h: step_lr(t, lr, h["step_size"], h["gamma"]),
+                lambda o, h: lr_scheduler.StepLR(o, step_size=h["step_size"], gamma=h["gamma"]),
+                dict(rtol=1e-12, atol=0)),
+    "exponential_lr": (st.fixed_dictionaries(dict(gamma=st.floats(0.5, 1.05))),
+                       lambda t, lr, h: exponential_lr(t, lr, h["gamma"]),
+                       lambda o, h: lr_scheduler.ExponentialLR(o, gamma=h["gamma"]),
+                       dict(rtol=1e-12, atol=0)),
+    "cosine_annealing_lr": (st.fixed_dictionaries(dict(t_max=st.integers(1, 100), eta_min=st.floats(0.0, 1.0))),
+                            lambda t, lr, h: cosine_annealing_lr(t, lr, h["t_max"], h["eta_min"]),
+                            lambda o, h: lr_scheduler.CosineAnnealingLR(o, T_max=h["t_max"], eta_min=h["eta_min"]),
+                            dict(rtol=1e-9, atol=1e-12)),
+    # warmup as LambdaLR: the same product base_lr * factor, so bit for bit
+    "linear_warmup": (st.fixed_dictionaries(dict(warmup_steps=st.integers(1, 50))),
+                      lambda t, lr, h: linear_warmup(t, lr, h["warmup_steps"]),
+                      lambda o, h: lr_scheduler.LambdaLR(o, lambda t: min(1.0, (t + 1) / h["warmup_steps"])),
+                      dict(rtol=0, atol=0)),
+    "linear_warmup as LinearLR": (st.fixed_dictionaries(dict(warmup_steps=st.integers(2, 50))),
+                                  lambda t, lr, h: linear_warmup(t, lr, h["warmup_steps"]),
+                                  lambda o, h: lr_scheduler.LinearLR(o, start_factor=1 / h["warmup_steps"],
+                                                                     total_iters=h["warmup_steps"] - 1),
+                                  dict(rtol=1e-9, atol=0)),
+}
+
+
+def optimizer_with_groups(lrs):
+    return torch.optim.SGD([dict(params=[nn.Parameter(torch.zeros(1))], lr=lr) for lr in lrs])
+
+
+def assert_lrs_close(ours, theirs, close, scale):
+    torch.testing.assert_close(torch.tensor(ours, dtype=torch.float64), torch.tensor(theirs, dtype=torch.float64),
+                               rtol=close["rtol"], atol=close["atol"] * scale)
+
+
+@pytest.mark.parametrize("name", SCHEDULES)
+@FAST
+@given(data=st.data())
+def test_property_schedule_follows_torch_scheduler_in_every_group_epoch_by_epoch(name, data):
+    """Drawn hyperparameters, 1-3 parameter groups with their own base rates, and up to 150 epochs:
+    our function of (epoch, group's base rate) is the rate torch's scheduler sets in each group."""
+    hyper, ours, make, close = SCHEDULES[name]
+    h, lrs, epochs = data.draw(hyper), data.draw(base_lrs), data.draw(st.integers(1, 150))
+    optimizer = optimizer_with_groups(lrs)
+    scheduler = make(optimizer, h)
+    theirs = []
+    for _ in range(epochs):
+        theirs.append([group["lr"] for group in optimizer.param_groups])
+        optimizer.step()
+        scheduler.step()
+    expected = [[ours(t, lr, h) for lr in lrs] for t in range(epochs)]
+    assert_lrs_close(expected, theirs, close, scale=max(lrs + [h.get("eta_min", 0.0)]))
+    assert scheduler.last_epoch == epochs and scheduler.get_last_lr() == [group["lr"] for group in optimizer.param_groups]
+
+
+CLOSED_FORM = ["step_lr", "exponential_lr", "cosine_annealing_lr"]
+
+
+@pytest.mark.parametrize("name", CLOSED_FORM)
+@FAST
+@given(data=st.data())
+def test_property_schedule_is_torchs_closed_form_at_any_epoch_bit_for_bit(name, data):
+    """Jumping straight to a drawn epoch (``scheduler.step(epoch)``, torch's closed form) gives our value exactly."""
+    hyper, ours, make, _ = SCHEDULES[name]
+    h, lrs, epoch = data.draw(hyper), data.draw(base_lrs), data.draw(st.integers(0, 10_000))
+    optimizer = optimizer_with_groups(lrs)
+    scheduler = make(optimizer, h)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # step(epoch) is deprecated in favour of step()
+        scheduler.step(epoch)
+    assert [group["lr"] for group in optimizer.param_groups] == [ours(epoch, lr, h) for lr in lrs]
+
+
+@FAST
+@given(data=st.data())
+def test_property_schedules_take_numpy_integers_and_floats_like_python_ones(data):
+    np = pytest.importorskip("numpy")
+    t, lr = data.draw(st.integers(0, 500)), data.draw(st.floats(1e-6, 10.0))
+    assert step_lr(np.int64(t), np.float64(lr), np.int32(7), np.float32(0.5)) == step_lr(t, lr, 7, 0.5)
+    assert cosine_annealing_lr(np.int64(t), np.float64(lr), np.int64(50)) == cosine_annealing_lr(t, lr, 50)
+    assert linear_warmup(np.int64(t), np.float64(lr), np.int64(9)) == linear_warmup(t, lr, 9)

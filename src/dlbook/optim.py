@@ -456,7 +456,10 @@ class Adagrad(torch.optim.Optimizer):
     def _init_state(self, p: torch.Tensor, group: dict) -> None:
         """s_0 for every coordinate and t = 0, created up front as torch.optim.Adagrad does."""
         self.state[p]["step"] = _step_counter()
-        self.state[p]["sum"] = torch.full_like(p, group["initial_accumulator_value"])
+        s_0 = group["initial_accumulator_value"]
+        if torch.is_complex(p):                             # s_0 in both parts: a complex number is two coordinates
+            s_0 = complex(s_0, s_0)
+        self.state[p]["sum"] = torch.full_like(p, s_0)
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor] | None = None):
