@@ -560,9 +560,11 @@ def lr_find(
     the curve never descends, it falls back to a tenth of the learning rate at the
     minimum.
 
-    Afterwards the model's weights (and buffers), its train/eval mode and the
-    optimizer's state (learning rate, momentum buffers, ...) are restored, so the
-    test leaves no trace and a real run can start from the same initial weights.
+    Afterwards the model's weights (and buffers), its train/eval mode, the
+    optimizer's state (learning rate, momentum buffers, ...) and torch's global random
+    generators (CPU and the model's GPUs, which dropout draws its masks from) are
+    restored, so the test leaves no trace: a real run starts from the same initial
+    weights, and draws the same random numbers, as it would have without the test.
 
     Args:
         model: the network to probe.
@@ -618,27 +620,29 @@ def lr_find(
 
     lrs, losses, smoothed = [], [], []
     average, best, diverged = 0.0, math.inf, False
+    gpus = sorted({t.device.index for t in (*model.parameters(), *model.buffers()) if t.device.type == "cuda"})
     model.train()
-    try:
-        for i in range(num_steps):  # cycling through train as often as needed
-            lr = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            loss, _ = next(steps)  # dlbook.train.train_step on the next mini-batch
-            raw = loss.item()  # one sync per step: the divergence test needs the value now
-            average = smoothing * average + (1 - smoothing) * raw
-            smooth = average / (1 - smoothing ** (i + 1))
-            lrs.append(lr)
-            losses.append(raw)
-            smoothed.append(smooth)
-            best = min(best, smooth)
-            if not math.isfinite(smooth) or smooth > diverge_factor * best:
-                diverged = True
-                break
-    finally:
-        model.load_state_dict(saved_model)
-        optimizer.load_state_dict(saved_optimizer)
-        model.train(was_training)
+    with torch.random.fork_rng(devices=gpus):  # dropout's masks: the global generators are put back afterwards
+        try:
+            for i in range(num_steps):  # cycling through train as often as needed
+                lr = start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                loss, _ = next(steps)  # dlbook.train.train_step on the next mini-batch
+                raw = loss.item()  # one sync per step: the divergence test needs the value now
+                average = smoothing * average + (1 - smoothing) * raw
+                smooth = average / (1 - smoothing ** (i + 1))
+                lrs.append(lr)
+                losses.append(raw)
+                smoothed.append(smooth)
+                best = min(best, smooth)
+                if not math.isfinite(smooth) or smooth > diverge_factor * best:
+                    diverged = True
+                    break
+        finally:
+            model.load_state_dict(saved_model)
+            optimizer.load_state_dict(saved_optimizer)
+            model.train(was_training)
 
     finite = [s if math.isfinite(s) else math.inf for s in smoothed]
     lowest = min(range(len(finite)), key=finite.__getitem__)
