@@ -171,3 +171,71 @@ def test_accumulate_rejects_bad_arguments(kwargs, error, match):
 def test_saved_tensors_rejects_non_tensors():
     with pytest.raises(TypeError, match="Invalid output"):
         saved_tensors(3.0)
+
+
+# --------------------------------------------------------------------------- Hypothesis: accumulation vs one full batch
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+FAST = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+LAYOUTS = ["contiguous", "transposed", "rows sliced", "columns sliced", "expanded"]
+
+
+def _laid_out(rows, cols, layout, dtype, gen):
+    """A (rows, cols) tensor of N(0, 1) values stored in the given layout."""
+    if layout == "transposed":
+        return torch.randn(cols, rows, dtype=dtype, generator=gen).T
+    if layout == "rows sliced":
+        return torch.randn(2 * rows, cols, dtype=dtype, generator=gen)[1::2]
+    if layout == "columns sliced":
+        return torch.randn(rows, 2 * cols, dtype=dtype, generator=gen)[:, ::2]
+    if layout == "expanded":     # every row the same, stride 0: a legal input torch accepts
+        return torch.randn(1, cols, dtype=dtype, generator=gen).expand(rows, cols)
+    return torch.randn(rows, cols, dtype=dtype, generator=gen)
+
+
+@st.composite
+def accumulation_cases(draw):
+    n = draw(st.integers(1, 24))
+    return {
+        "n": n,
+        "micro": draw(st.integers(1, n + 3)),
+        "dtype": draw(st.sampled_from([torch.float32, torch.float64])),
+        "x_layout": draw(st.sampled_from(LAYOUTS)),
+        "loss": draw(st.sampled_from(["cross_entropy", "mse_loss"])),
+        "y_layout": draw(st.sampled_from(["contiguous", "transposed", "rows sliced"])),
+        "held": draw(st.booleans()),         # .grad already holds something (no zero_grad before)
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+@FAST
+@given(accumulation_cases())
+def test_accumulated_gradients_equal_one_full_batch_backward_for_drawn_batches(case):
+    n, dtype = case["n"], case["dtype"]
+    gen = torch.Generator().manual_seed(case["seed"])
+    with torch.random.fork_rng(devices=[]):   # mlp draws its weights from the global generator
+        torch.manual_seed(case["seed"])
+        model = mlp([5, 6, 3]).to(dtype)
+    x = _laid_out(n, 5, case["x_layout"], dtype, gen)
+    if case["loss"] == "cross_entropy":
+        y = torch.randint(0, 3, (2 * n,), generator=gen)[::2] if case["y_layout"] == "rows sliced" \
+            else torch.randint(0, 3, (n,), generator=gen)
+    else:
+        y = _laid_out(n, 3, case["y_layout"], dtype, gen)
+    loss_fn = getattr(nn.functional, case["loss"])
+    held = [torch.randn(p.shape, dtype=dtype, generator=gen) if case["held"] else None for p in model.parameters()]
+
+    full = loss_fn(model(x.contiguous()), y.contiguous())        # the reference: one backward, dense inputs
+    reference = torch.autograd.grad(full, list(model.parameters()))
+    for p, h in zip(model.parameters(), held):
+        p.grad = None if h is None else h.clone()
+    loss = accumulate_gradients(model, loss_fn, x, y, case["micro"])
+
+    tol = {"rtol": 1e-12, "atol": 1e-14} if dtype == torch.float64 else {"rtol": 2e-6, "atol": 2e-7}
+    assert loss.dtype == torch.float64 and not loss.requires_grad
+    torch.testing.assert_close(loss, full.detach().double(), **tol)
+    for p, g, h in zip(model.parameters(), reference, held):
+        assert p.grad.dtype == dtype and p.grad.shape == p.shape
+        torch.testing.assert_close(p.grad, g if h is None else h + g, **tol)   # added to what .grad held
