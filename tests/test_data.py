@@ -281,3 +281,53 @@ def test_shuffled_batches_equal_slices_of_one_seeded_permutation(rows, drop_last
         assert len(batches) == len(it) == (rows // 64 if drop_last else -(-rows // 64))
         for i, (xb, yb) in enumerate(batches):
             assert torch.equal(xb, x[perm][i * 64 : (i + 1) * 64]) and torch.equal(yb, perm[i * 64 : (i + 1) * 64])
+
+
+# --- global random state ---
+# Every seeded function here draws from a torch.Generator of its own: the global generators
+# (torch's, NumPy's, Python's random) are left exactly as they were, the same seed repeats,
+# another seed differs. A BatchIterator given a generator draws from that one only, as
+# torch.utils.data.DataLoader(generator=g) does; without shuffling it draws nothing.
+
+from rng_guard import leaves_global_rng_alone  # noqa: E402
+
+
+def _orders(it):
+    return [yb.tolist() for _, yb in it]
+
+
+def test_batch_iterator_shuffles_from_its_own_generator_only():
+    x = torch.arange(40.0).unsqueeze(1)
+    y = torch.arange(40)
+    g = torch.Generator().manual_seed(5)
+    with leaves_global_rng_alone():
+        a = [_orders(BatchIterator(x, y, batch_size=8, shuffle=True, seed=3)) for _ in range(2)]
+        b = _orders(BatchIterator(x, y, batch_size=8, shuffle=True, seed=4))
+        before = g.get_state()
+        c = _orders(BatchIterator(x, y, batch_size=8, shuffle=True, generator=g))
+        plain = _orders(BatchIterator(x, y, batch_size=8))
+    assert a[0] == a[1] and a[0] != b
+    assert not torch.equal(g.get_state(), before)  # the generator it was given advanced
+    assert c == _orders(BatchIterator(x, y, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(5)))
+    assert plain == [list(range(i, i + 8)) for i in range(0, 40, 8)]
+
+
+SPLITTERS = {
+    "load_digits": lambda root, seed: data.load_digits(seed=seed),
+    "load_dataset('digits')": lambda root, seed: load_dataset("digits", seed=seed),
+    "Splits.subset": lambda root, seed: data.load_digits().subset(100, seed=seed),
+    "load_mnist": lambda root, seed: load_mnist(root, val_size=8, seed=seed),
+    "load_fashion_mnist": lambda root, seed: data.load_fashion_mnist(root, val_size=8, seed=seed),
+}
+
+
+@pytest.mark.parametrize("name", SPLITTERS)
+def test_seeded_splits_repeat_and_leave_every_global_generator_alone(tmp_path, name):
+    make_mnist(tmp_path)
+    make_fashion(tmp_path)
+    split = SPLITTERS[name]
+    data.load_digits()  # scikit-learn's first load (a file read) outside the guarded block
+    with leaves_global_rng_alone():
+        a, b, c = split(tmp_path, 1), split(tmp_path, 1), split(tmp_path, 2)
+    assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_val, b.y_val)
+    assert not torch.equal(a.x_train, c.x_train)
