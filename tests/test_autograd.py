@@ -234,7 +234,7 @@ def test_backward_again_differs_from_torch_which_needs_retain_graph():
         ty.backward()
 
 
-def test_non_leaf_grads_differ_from_torch_they_are_kept_as_if_retain_grad():
+def test_non_leaf_grad_differs_from_torch_it_is_kept_as_if_retain_grad():
     x, z, y = _chain(Value(1.0))
     y.backward()
     assert z.grad == 3.0 and y.grad == 1.0
@@ -244,7 +244,7 @@ def test_non_leaf_grads_differ_from_torch_they_are_kept_as_if_retain_grad():
         assert tz.grad is None    # torch keeps no non-leaf .grad unless asked
 
 
-def test_constants_and_fresh_values_differ_from_torch_they_hold_a_float_grad():
+def test_float_grad_on_every_value_differs_from_torch_constants_included():
     x = Value(2.0)
     assert x.grad == 0.0          # torch: None before the first backward
     y = x * 2.5
@@ -280,7 +280,7 @@ DOMAIN = {  # ours raises; torch returns inf or nan (each lambda gets a leaf hol
 
 
 @pytest.mark.parametrize("case", DOMAIN)
-def test_domain_errors_differ_from_torch_which_returns_inf_or_nan(case):
+def test_domain_error_differs_from_torch_which_returns_inf_or_nan(case):
     f, error = DOMAIN[case]
     with pytest.raises(error):
         f(Value(1.0))

@@ -25,11 +25,18 @@ class Value:
     """A scalar that remembers how it was computed, so that it can differentiate.
 
     Attributes:
-        data: the number.
+        data: the number, a Python ``float`` (float64: compare with torch in ``torch.float64``).
         grad: :math:`\\partial \\text{output} / \\partial \\text{self}` after
             ``output.backward()``, summed over every call since it was last set to
             ``0.0`` (see :meth:`backward`); 0 at creation.
         op: the operation that produced it (``""`` for a leaf).
+
+    Unlike torch, an operation whose result has no finite real value raises instead
+    of returning ``inf`` or ``nan``: ``log`` of :math:`x \\le 0` (``ValueError``),
+    division by 0 and 0 to a negative power (``ZeroDivisionError``), a negative base
+    to a non-integer power (``ValueError``), ``exp`` or ``**`` beyond the float range
+    (``OverflowError``, from Python's own arithmetic). :meth:`backward` differs from
+    torch's in what it keeps; see there.
 
     >>> a, b = Value(2.0), Value(-3.0)
     >>> c = a * b + a          # c = ab + a
