@@ -408,3 +408,63 @@ def test_an_epoch_of_fit_is_train_epoch_on_the_same_batches(digits):
     assert loss_a == loss_b and acc_a == acc_b
     for key in state_a:
         assert torch.equal(state_a[key], state_b[key]), key
+
+
+# --- global random state ---
+# fit(seed=s), train_steps and evaluate draw nothing from the global generators: the batch order
+# comes from a generator of their own. fit(seed=None) takes exactly one number from torch's global
+# generator (the seed of its batch order; torch's DataLoader takes two per epoch, for its base seed
+# and its sampler) and none from NumPy's or Python's. A model's own random layers (dropout) draw
+# their masks from torch's global generator during training, as in any torch loop: pinned too.
+
+from rng_guard import leaves_global_rng_alone, moves_only  # noqa: E402
+
+
+def _fit(digits, *, dropout=0.0, **kwargs):
+    torch.manual_seed(0)
+    model = dlbook.models.mlp([64, 16, 10], dropout=dropout)
+    small = digits.subset(200)
+    fit(model, torch.optim.SGD(model.parameters(), lr=0.1), small.train, small.val, epochs=2, batch_size=32,
+        progress=False, **kwargs)
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+def test_fit_with_a_seed_leaves_every_global_generator_alone(digits):
+    torch.manual_seed(0)
+    model = dlbook.models.mlp([64, 16, 10])
+    small = digits.subset(200)
+    with leaves_global_rng_alone():
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.1), small.train, small.val, epochs=2, batch_size=32,
+            seed=3, progress=False)
+    a, b, c = _fit(digits, seed=3), _fit(digits, seed=3), _fit(digits, seed=4)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_fit_without_a_seed_takes_one_number_from_torchs_global_generator(digits):
+    torch.manual_seed(0)
+    model = nn.Linear(64, 10)
+    small = digits.subset(100)
+    torch.rand(1)
+    start = torch.get_rng_state()
+    with moves_only("torch"):
+        fit(model, torch.optim.SGD(model.parameters(), lr=0.1), small.train, epochs=3, progress=False)
+    after_fit = torch.get_rng_state()
+    torch.set_rng_state(start)
+    torch.randint(0, 2**62, (), dtype=torch.int64)
+    assert torch.equal(after_fit, torch.get_rng_state())
+
+
+def test_a_models_dropout_draws_from_torchs_global_generator_during_fit_as_in_a_torch_loop(digits):
+    with moves_only("torch"):
+        _fit(digits, dropout=0.5, seed=3)
+
+
+def test_train_steps_and_evaluate_leave_every_global_generator_alone(digits):
+    torch.manual_seed(0)
+    model = dlbook.models.mlp([64, 16, 10], dropout=0.5)
+    with leaves_global_rng_alone():
+        evaluate(model, digits.val)  # evaluation mode: dropout draws nothing
+    model = dlbook.models.mlp([64, 16, 10])
+    with leaves_global_rng_alone():
+        steps = dlbook.train.train_steps(model, torch.optim.SGD(model.parameters(), lr=0.1), digits.train, seed=3)
+        [next(steps) for _ in range(20)]
