@@ -183,6 +183,20 @@ def test_property_schedule_is_torchs_closed_form_at_any_epoch_bit_for_bit(name, 
     assert [group["lr"] for group in optimizer.param_groups] == [ours(epoch, lr, h) for lr in lrs]
 
 
+
+@pytest.mark.parametrize("make,call", [
+    (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0.0), lambda: step_lr(3, 0.1, 2, gamma=0.0)),
+    (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=-0.5), lambda: step_lr(3, 0.1, 2, gamma=-0.5)),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=-0.5), lambda: exponential_lr(3, 0.1, gamma=-0.5)),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=4, eta_min=-0.1), lambda: cosine_annealing_lr(3, 0.1, 4, eta_min=-0.1)),
+])
+def test_zero_or_negative_factors_and_minima_differ_from_torch_which_takes_them(make, call):
+    """torch's schedulers take them and produce a zero or negative learning rate; ours refuse up front."""
+    lrs = torch_sequence(make, 0.1, epochs=5)
+    assert min(lrs) <= 0
+    with pytest.raises(ValueError, match="Invalid (gamma|eta_min)"):
+        call()
+
 @FAST
 @given(data=st.data())
 def test_property_schedules_take_numpy_integers_and_floats_like_python_ones(data):
@@ -191,3 +205,19 @@ def test_property_schedules_take_numpy_integers_and_floats_like_python_ones(data
     assert step_lr(np.int64(t), np.float64(lr), np.int32(7), np.float32(0.5)) == step_lr(t, lr, 7, 0.5)
     assert cosine_annealing_lr(np.int64(t), np.float64(lr), np.int64(50)) == cosine_annealing_lr(t, lr, 50)
     assert linear_warmup(np.int64(t), np.float64(lr), np.int64(9)) == linear_warmup(t, lr, 9)
+
+
+# --- global random state ---
+# The schedules are pure functions of the step: nothing random, no seed, and no global generator touched.
+
+from rng_guard import leaves_global_rng_alone  # noqa: E402
+
+
+@pytest.mark.parametrize("schedule", [
+    lambda t: step_lr(t, 0.1, 3), lambda t: exponential_lr(t, 0.1, 0.9),
+    lambda t: cosine_annealing_lr(t, 0.1, 10), lambda t: linear_warmup(t, 0.1, 5),
+], ids=["step_lr", "exponential_lr", "cosine_annealing_lr", "linear_warmup"])
+def test_schedules_draw_nothing_from_the_global_generators(schedule):
+    with leaves_global_rng_alone():
+        values = [schedule(t) for t in range(12)]
+    assert values == [schedule(t) for t in range(12)]
