@@ -1,13 +1,27 @@
-"""dlbook.regularization against PyTorch: penalties, soft-thresholding, and weight-decay parameter groups."""
+"""dlbook.regularization against PyTorch: penalties, soft-thresholding, and weight-decay parameter groups.
+
+The Hypothesis tests at the end draw shapes, memory layouts (contiguous, transposed, sliced with
+a step, expanded), dtypes (mixed within one call too), exact zeros, entries at exactly
++-threshold, NaN and infinities, and compare with torch: the penalties with
+``torch.linalg.vector_norm`` and SGD's ``weight_decay``, soft-thresholding with
+``F.softshrink``, decay groups with the parameter groups a torch optimizer builds from them.
+"""
 
 import copy
+import functools
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from dlbook.layers import BatchNorm1d, LayerNorm
 from dlbook.regularization import decay_groups, l1_penalty, l2_penalty, soft_threshold
+from strategies import assert_like_torch, dtypes, laid_out, layouts, scales, seeds, shapes, view
+
+FAST = settings(max_examples=50, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
 
 DT = torch.float64
 
@@ -275,3 +289,133 @@ def test_adamw_with_decay_groups_equals_adam_after_decaying_the_weights_by_hand(
 def test_decay_groups_reject_bad_arguments(model, wd, error, match):
     with pytest.raises(error, match=match):
         decay_groups(model, wd)
+
+
+# --------------------------------------------------------------------------- Hypothesis: any shape, layout, dtype
+
+#: One to three tensors, each with its own shape, layout and dtype.
+tensor_specs = st.lists(st.tuples(shapes, layouts, dtypes), min_size=1, max_size=3)
+
+
+def torch_l1(*views):
+    return sum(torch.linalg.vector_norm(v, ord=1) for v in views)
+
+
+def torch_l2(*views):
+    return sum(torch.linalg.vector_norm(v, ord=2).square() for v in views) / 2
+
+
+@FAST
+@given(specs=tensor_specs, penalty=st.sampled_from(["l1", "l2"]), seed=seeds, scale=scales, zeros=st.booleans())
+def test_penalties_equal_torchs_norms_in_any_layout(specs, penalty, seed, scale, zeros):
+    """Value and gradient; at exact zeros |w|'s gradient is torch's subgradient 0; mixed dtypes promote as torch's do."""
+    ours, theirs = (l1_penalty, torch_l1) if penalty == "l1" else (l2_penalty, torch_l2)
+    all_float64 = all(dtype == torch.float64 for _, _, dtype in specs)   # float32 parts are summed in float32 by both
+    assert_like_torch(lambda *views: ours(list(views)), theirs,
+                      lambda: [laid_out(shape, layout, dtype, seed + i, scale, zeros=zeros)
+                               for i, (shape, layout, dtype) in enumerate(specs)],
+                      **({} if all_float64 else {"rtol": 1.3e-6, "atol": 1e-5}))
+    views = [laid_out(shape, layout, dtype, seed + i, scale)[1] for i, (shape, layout, dtype) in enumerate(specs)]
+    total = torch.nn.utils.get_total_norm(views, norm_type=1 if penalty == "l1" else 2)   # torch's total norm
+    expected = total if penalty == "l1" else total.square() / 2
+    assert ours(views).dtype == expected.dtype
+    torch.testing.assert_close(ours(views), expected, rtol=1e-12 if all_float64 else 1e-5, atol=0)
+
+
+@settings(FAST, max_examples=30)
+@given(specs=st.lists(st.tuples(shapes, layouts.filter(lambda layout: layout != "expanded"), dtypes), min_size=1,
+                      max_size=3),   # an expanded tensor cannot be updated in place, by any optimizer
+       lam=st.sampled_from([0.0, 1e-4, 0.1, 2.0]), lr=st.sampled_from([0.01, 0.5]), seed=seeds)
+def test_sgd_on_l2_penalty_equals_torchs_weight_decay_for_non_contiguous_parameters(specs, lam, lr, seed):
+    """Three SGD steps on lam * l2_penalty(params) equal SGD(weight_decay=lam) on a zero loss, for parameters in any layout."""
+    def parameters():
+        return [view(laid_out(shape, layout, dtype, seed + i)[0], shape, layout).detach().requires_grad_(True)
+                for i, (shape, layout, dtype) in enumerate(specs)]
+
+    ours, theirs = parameters(), parameters()
+    opt_ours, opt_theirs = torch.optim.SGD(ours, lr=lr), torch.optim.SGD(theirs, lr=lr, weight_decay=lam)
+    for _ in range(3):
+        opt_ours.zero_grad()
+        (lam * l2_penalty(ours)).backward()
+        opt_ours.step()
+        for p in theirs:
+            p.grad = torch.zeros_like(p)
+        opt_theirs.step()
+    for a, b in zip(ours, theirs):
+        assert a.stride() == b.stride()
+        torch.testing.assert_close(a, b, rtol=1e-12 if a.dtype == torch.float64 else 1e-6, atol=0)
+
+
+def with_edges(threshold, specials):
+    """Put entries at exactly +-threshold (where softshrink's two cases meet), and NaN and +-inf if asked."""
+    def transform(t):
+        flat = t.clone().reshape(-1)
+        flat[1::5], flat[2::5] = threshold, -threshold
+        if specials:
+            flat[3::7], flat[4::7], flat[5::7] = float("nan"), float("inf"), -float("inf")
+        return flat.reshape(t.shape)
+    return transform
+
+
+@FAST
+@given(shape=shapes, layout=layouts, dtype=dtypes, seed=seeds, scale=scales, zeros=st.booleans(), specials=st.booleans(),
+       threshold=st.one_of(st.sampled_from([0.0, 1e-30, 0.1, 1 / 3, 1.0, 1e4]), st.floats(0, 10)))
+def test_soft_threshold_equals_torchs_softshrink_in_any_layout(shape, layout, dtype, seed, scale, zeros, specials,
+                                                              threshold):
+    """Exactly: the same numbers, NaN where softshrink has NaN, gradient 1 where an entry moves and 0 where it stops."""
+    def softshrink(w):   # with gradient 1 at NaN (torch's is 0 or 1 by position: pinned below)
+        return torch.where(w.isnan(), w, nn.functional.softshrink(w, lambd=threshold))
+
+    assert_like_torch(functools.partial(soft_threshold, threshold=threshold), softshrink,
+                      lambda: (laid_out(shape, layout, dtype, seed, scale, with_edges(threshold, specials), zeros),),
+                      rtol=0, atol=0)
+
+
+def test_soft_threshold_differs_from_torch_on_an_infinite_threshold():
+    """Deliberate: softshrink refuses lambd = inf (and, for float32, any lambd above float32's largest number)."""
+    w = torch.tensor([1.0, -1e30, 0.0])
+    with pytest.raises(RuntimeError, match="lambda must be in range"):
+        nn.functional.softshrink(w, float("inf"))
+    assert torch.equal(soft_threshold(w, float("inf")), torch.zeros(3))
+    assert "Unlike softshrink" in soft_threshold.__doc__
+
+
+def test_soft_threshold_differs_from_torch_in_the_gradient_at_nan():
+    """Deliberate: NaN passes through with gradient 1 everywhere; softshrink's gradient at NaN is 0 in its vectorized
+    kernel and 1 in its scalar tail (here: the first 16 of 17 float32 entries, and the last)."""
+    def grad(fn):
+        w = torch.full((17,), float("nan"), requires_grad=True)
+        fn(w).sum().backward()
+        return w.grad
+
+    assert torch.equal(grad(lambda w: soft_threshold(w, 0.5)), torch.ones(17))
+    theirs = grad(lambda w: nn.functional.softshrink(w, 0.5))
+    assert set(theirs.tolist()) == {0.0, 1.0}
+    assert "gradient 1 at NaN" in soft_threshold.__doc__
+
+
+LAYERS = {
+    "linear": lambda: nn.Linear(3, 3),
+    "linear_no_bias": lambda: nn.Linear(3, 3, bias=False),
+    "conv": lambda: nn.Conv1d(3, 3, 2),
+    "embedding": lambda: nn.Embedding(5, 3),
+    "batchnorm": lambda: nn.BatchNorm1d(3),
+    "layernorm": lambda: nn.LayerNorm(3),
+    "dlbook_layernorm": lambda: LayerNorm(3),
+    "relu": nn.ReLU,
+}
+
+
+@FAST
+@given(kinds=st.lists(st.sampled_from(sorted(LAYERS)), min_size=1, max_size=6), share=st.booleans(),
+       weight_decay=st.sampled_from([0.0, 1e-2, 0.5]), optimizer=st.sampled_from(["SGD", "AdamW"]))
+def test_decay_groups_are_the_parameter_groups_torch_builds(kinds, share, weight_decay, optimizer):
+    """A torch optimizer accepts them (no parameter twice, no empty group) and holds every parameter once, decayed iff ndim >= 2."""
+    layers = [LAYERS[k]() for k in kinds]
+    model = nn.Sequential(*layers, *(layers[:1] if share else []))   # a shared layer: its parameters once
+    opt = getattr(torch.optim, optimizer)(decay_groups(model, weight_decay), lr=0.1)
+    params = list(model.parameters())
+    assert sorted(id(p) for g in opt.param_groups for p in g["params"]) == sorted(map(id, params))
+    expected = [([p for p in params if p.ndim >= 2], weight_decay), ([p for p in params if p.ndim < 2], 0.0)]
+    assert [([id(p) for p in g["params"]], g["weight_decay"]) for g in opt.param_groups] == \
+        [([id(p) for p in ps], wd) for ps, wd in expected if ps]

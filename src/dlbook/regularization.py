@@ -57,7 +57,8 @@ def l2_penalty(parameters) -> torch.Tensor:
     Args:
         parameters: a tensor or an iterable of floating-point tensors (``model.parameters()``).
 
-    Returns a scalar tensor (differentiable) in the dtype of the first tensor.
+    Returns a scalar tensor (differentiable) in the dtype the tensors promote to (float64
+    if any of them is), as :func:`torch.nn.utils.get_total_norm` does.
 
     Taught in chapter 07 (Regularization).
 
@@ -91,7 +92,8 @@ def l1_penalty(parameters) -> torch.Tensor:
     Args:
         parameters: a tensor or an iterable of floating-point tensors (``model.parameters()``).
 
-    Returns a scalar tensor (differentiable) in the dtype of the first tensor.
+    Returns a scalar tensor (differentiable) in the dtype the tensors promote to (float64
+    if any of them is), as :func:`torch.nn.utils.get_total_norm` does.
 
     Taught in chapter 07 (Regularization).
 
@@ -122,7 +124,12 @@ def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
     :math:`\arg\min_{\mathbf w} \tfrac12\lVert\mathbf w-\mathbf v\rVert^2 + \tfrac t2\lVert\mathbf w\rVert^2
     = \mathbf v/(1+t)`, only shrinks and never reaches zero.
 
-    Equal to :func:`torch.nn.functional.softshrink` with ``lambd=threshold``.
+    Equal to :func:`torch.nn.functional.softshrink` with ``lambd=threshold``, in value and
+    gradient (1 where an entry moves, 0 where it is set to zero), NaN staying NaN, for any
+    memory layout and floating dtype. Unlike softshrink, which requires ``lambd`` to be
+    finite in the input's dtype, an infinite threshold is accepted: everything becomes 0;
+    and a NaN entry has gradient 1 at NaN here, where softshrink's is 0 or 1 depending on
+    the entry's position in the tensor (its vectorized and scalar kernels disagree).
 
     Shape: any; the output has the shape of ``w``.
 
@@ -145,7 +152,7 @@ def soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
 def _soft_threshold(w: torch.Tensor, threshold: float) -> torch.Tensor:
     """:func:`soft_threshold` without the checks of its arguments (the form chapter 07 prints)."""
     shrunk = w - threshold * w.sign()           # every entry moves towards 0 by threshold
-    return torch.where(w.abs() > threshold, shrunk, torch.zeros_like(w))   # and stops at 0
+    return torch.where(w.abs() <= threshold, torch.zeros_like(w), shrunk)  # and stops at 0
 
 
 def decay_groups(model: nn.Module, weight_decay: float) -> list[dict]:
