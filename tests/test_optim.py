@@ -1,5 +1,6 @@
 """dlbook.optim run side by side with torch.optim: the same trajectory over many steps, every option, several shapes."""
 
+import inspect
 import itertools
 
 import pytest
@@ -471,3 +472,111 @@ def test_property_same_parameters_and_state_as_torch_in_every_layout_dtype_and_o
     assert sd_ours["state"].keys() == sd_theirs["state"].keys()
     for g_ours, g_theirs in zip(sd_ours["param_groups"], sd_theirs["param_groups"]):
         assert g_ours == {k: v for k, v in g_theirs.items() if k not in TORCH_ONLY_GROUP_KEYS}
+
+
+# --------------------------------------------------------------------------- what torch accepts, and the pinned differences
+
+
+def test_sgd_learning_rate_defaults_to_torchs():
+    assert optim.SGD(make_params()).defaults["lr"] == torch.optim.SGD(make_params()).defaults["lr"] == 1e-3
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+@pytest.mark.parametrize("name", PAIRS)
+def test_zero_grad_then_step_like_torch(name, set_to_none):
+    """zero_grad(set_to_none=False) leaves zero gradients, which still count as a step (Adam's t grows); None skips."""
+    runs = []
+    for cls in PAIRS[name][:2]:
+        params = make_params()
+        opt = cls(params, lr=0.01)
+        loss_at(params, 0).backward()
+        opt.step()
+        grads = [p.grad for p in params]
+        opt.zero_grad(set_to_none=set_to_none)
+        assert all((p.grad is None) == set_to_none for p in params)
+        if not set_to_none:
+            assert all(p.grad is g and not p.grad.any() for p, g in zip(params, grads))
+        opt.step()
+        runs.append((opt, params))
+    (ours, a), (theirs, b) = runs
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)
+    assert_same_state(ours, theirs, a, b)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_step_hooks_run_like_torchs(name):
+    calls = []
+    params = make_params()
+    opt = PAIRS[name][0](params, lr=0.01)
+    opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
+    loss_at(params, 0).backward()
+    opt.step()
+    assert calls == ["pre", "post"]
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW"])
+def test_amsgrad_state_dict_from_torch_continues_bit_for_bit(name):
+    ours_cls, torch_cls = PAIRS[name]
+    params, reference = make_params(), make_params()
+    first, ref_opt = torch_cls(params, lr=0.05, amsgrad=True), torch_cls(reference, lr=0.05, amsgrad=True)
+    for t in range(10):
+        step_both(first, ref_opt, params, reference, t)
+    second = ours_cls(params, lr=0.05)  # amsgrad comes with the loaded groups
+    second.load_state_dict(first.state_dict())
+    for t in range(10, 30):
+        step_both(second, ref_opt, params, reference, t)
+    for a, b in zip(params, reference):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def test_sparse_gradients_like_torch_in_sgd_and_rejected_like_torch_in_adam_and_rmsprop():
+    grad = lambda: torch.sparse_coo_tensor([[1, 3, 1]], torch.ones(3, 2), (4, 2))  # row 1 twice: summed
+    a, b = torch.ones(4, 2, requires_grad=True), torch.ones(4, 2, requires_grad=True)
+    ours, theirs = optim.SGD([a], lr=0.1, momentum=0.9), torch.optim.SGD([b], lr=0.1, momentum=0.9)
+    for _ in range(3):
+        a.grad, b.grad = grad(), grad()
+        ours.step()
+        theirs.step()
+    torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for name in ("Adam", "AdamW", "RMSprop"):
+        messages = []
+        for cls in PAIRS[name][:2]:
+            w = torch.ones(4, 2, requires_grad=True)
+            w.grad = grad()
+            with pytest.raises(RuntimeError) as error:
+                cls([w]).step()
+            messages.append(str(error.value))
+        assert messages[0] == messages[1]
+
+
+def test_adagrad_sparse_gradient_differs_from_torch_which_accepts_it():
+    w, v = torch.ones(4, 2, requires_grad=True), torch.ones(4, 2, requires_grad=True)
+    w.grad, v.grad = (torch.sparse_coo_tensor([[1]], torch.ones(1, 2), (4, 2)) for _ in range(2))
+    torch.optim.Adagrad([v]).step()
+    with pytest.raises(RuntimeError, match="Invalid gradient: a sparse tensor"):
+        optim.Adagrad([w]).step()
+    assert torch.equal(w, torch.ones(4, 2))  # nothing moved
+
+
+@pytest.mark.parametrize("name", PAIRS)
+@pytest.mark.parametrize("switch", [dict(foreach=False), dict(fused=None), dict(capturable=False), dict(differentiable=False)])
+def test_implementation_switches_differ_from_torch_they_are_not_arguments(name, switch):
+    """torch picks between implementations of one update (loop, foreach, fused); there is one here."""
+    ours_cls, torch_cls = PAIRS[name]
+    kwargs = dict(switch, lr=0.01)
+    if next(iter(switch)) not in inspect.signature(torch_cls).parameters:
+        pytest.skip(f"torch's {name} has no such switch either")
+    torch_cls(make_params(), **kwargs)
+    with pytest.raises(TypeError, match=next(iter(switch))):
+        ours_cls(make_params(), **kwargs)
+
+
+@pytest.mark.parametrize("name", PAIRS)
+def test_tensor_hyperparameters_differ_from_torch_which_accepts_them(name):
+    """torch takes a 1-element tensor learning rate (for compiled and captured steps); here it is a number."""
+    torch_cls, ours_cls = PAIRS[name][1], PAIRS[name][0]
+    torch_cls(make_params(), lr=torch.tensor(0.01))
+    with pytest.raises(TypeError, match="Invalid learning rate: tensor"):
+        ours_cls(make_params(), lr=torch.tensor(0.01))

@@ -142,6 +142,11 @@ class SGD(torch.optim.Optimizer):
     ...     opt.zero_grad(); (w ** 2).sum().backward(); opt.step()
     >>> round(w.item(), 4)              # 1 - 0.1*2 = 0.8, then 0.8 - 0.1*(0.9*2 + 1.6) = 0.46
     0.46
+    >>> v = torch.nn.Parameter(torch.tensor([1.0]))
+    >>> climb = SGD([v], lr=0.1, maximize=True)
+    >>> (v ** 2).sum().backward(); climb.step()     # up the gradient: 1 + 0.1*2
+    >>> round(v.item(), 4)
+    1.2
     >>> SGD([w], lr=-0.1)
     Traceback (most recent call last):
     ...

@@ -56,7 +56,9 @@ def step_lr(epoch: int, base_lr: float, step_size: int, gamma: float = 0.1) -> f
         epoch: :math:`t \ge 0`.
         base_lr: :math:`\eta_0 \ge 0`, the learning rate at epoch 0.
         step_size: :math:`s \ge 1`, epochs between two decays.
-        gamma: :math:`\gamma > 0`, the factor applied at each decay.
+        gamma: :math:`\gamma > 0`, the factor applied at each decay. Unlike
+            :class:`~torch.optim.lr_scheduler.StepLR`, which takes any number, a
+            zero or negative ``gamma`` (a rate of 0, or of alternating sign) raises.
 
     Taught in chapter 09 (Learning rate).
 
@@ -84,7 +86,8 @@ def exponential_lr(epoch: int, base_lr: float, gamma: float) -> float:
     Args:
         epoch: :math:`t \ge 0`.
         base_lr: :math:`\eta_0 \ge 0`.
-        gamma: :math:`\gamma > 0` (below 1 to decay).
+        gamma: :math:`\gamma > 0` (below 1 to decay); unlike
+            :class:`~torch.optim.lr_scheduler.ExponentialLR`, zero or negative raises.
 
     Taught in chapter 09 (Learning rate).
 
@@ -116,7 +119,8 @@ def cosine_annealing_lr(epoch: int, base_lr: float, t_max: int, eta_min: float =
         epoch: :math:`t \ge 0`.
         base_lr: :math:`\eta_0 \ge 0`.
         t_max: :math:`T_{\max} \ge 1`, the epoch at which the minimum is reached.
-        eta_min: :math:`\eta_{\min} \ge 0`, the minimum.
+        eta_min: :math:`\eta_{\min} \ge 0`, the minimum; unlike
+            :class:`~torch.optim.lr_scheduler.CosineAnnealingLR`, a negative one raises.
 
     Taught in chapter 09 (Learning rate).
 
