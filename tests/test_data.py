@@ -289,7 +289,7 @@ def test_shuffled_batches_equal_slices_of_one_seeded_permutation(rows, drop_last
 # another seed differs. A BatchIterator given a generator draws from that one only, as
 # torch.utils.data.DataLoader(generator=g) does; without shuffling it draws nothing.
 
-from rng_guard import leaves_global_rng_alone  # noqa: E402
+from rng_guard import leaves_global_rng_alone, moves_only  # noqa: E402
 
 
 def _orders(it):
@@ -331,3 +331,18 @@ def test_seeded_splits_repeat_and_leave_every_global_generator_alone(tmp_path, n
         a, b, c = split(tmp_path, 1), split(tmp_path, 1), split(tmp_path, 2)
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_val, b.y_val)
     assert not torch.equal(a.x_train, c.x_train)
+
+
+def test_batch_iterator_without_a_seed_differs_from_torch_dataloader_which_draws_from_the_global_generator():
+    """DataLoader(shuffle=True) with no generator draws each epoch's order from torch's global generator;
+    BatchIterator's default is seed=0, so its orders are the same whatever the global generator holds."""
+    x = torch.arange(20.0).unsqueeze(1)
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x), batch_size=5, shuffle=True)
+    with moves_only("torch"):
+        list(loader)
+    orders = []
+    for global_seed in (0, 1):
+        torch.manual_seed(global_seed)
+        with leaves_global_rng_alone():
+            orders.append([xb.flatten().tolist() for (xb,) in BatchIterator(x, batch_size=5, shuffle=True)])
+    assert orders[0] == orders[1]
