@@ -351,3 +351,39 @@ def test_dropout_draws_torchs_mask_from_the_global_generator(shape, layout, dtyp
     assert torch.equal(y_a, y_b) and y_a.stride() == y_b.stride()
     assert torch.equal(grad_a, grad_b)
     assert torch.equal(state_a, state_b) and same_a == same_b  # the identity returns its input itself, as torch's
+
+
+# --------------------------------------------------------------------------- inputs of another dtype than the layer's
+
+
+@pytest.mark.parametrize("low", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("make", [lambda m: m.BatchNorm1d(3), lambda m: m.LayerNorm(3)], ids=["BatchNorm1d", "LayerNorm"])
+def test_half_and_bfloat16_inputs_are_computed_in_float32_and_returned_as_they_came_like_torch(low, make):
+    ours, theirs = make(dlbook.layers), make(nn)
+    random_affine_parameters(ours, 0)
+    theirs.load_state_dict(ours.state_dict())
+    x = (3 * torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) + 1).to(low)
+    for mode in ("train", "eval"):
+        (xa := x.clone().requires_grad_()), (xb := x.clone().requires_grad_())
+        ya, yb = ours.train(mode == "train")(xa), theirs.train(mode == "train")(xb)
+        assert ya.dtype == yb.dtype == low
+        torch.testing.assert_close(ya, yb)  # to the low dtype's own tolerance
+        ya.float().sum().backward(), yb.float().sum().backward()
+        torch.testing.assert_close(xa.grad, xb.grad, atol=0.05, rtol=0.02)
+        for (name, p), (_, q) in zip(ours.named_parameters(), theirs.named_parameters()):
+            assert p.grad.dtype == q.grad.dtype == torch.float32
+            torch.testing.assert_close(p.grad, q.grad, atol=0.05, rtol=0.02, msg=name)
+        for (name, b), (_, c) in zip(ours.named_buffers(), theirs.named_buffers()):
+            assert b.dtype == c.dtype
+            torch.testing.assert_close(b, c, msg=name)
+
+
+@pytest.mark.parametrize("make", [lambda m: m.BatchNorm1d(3), lambda m: m.LayerNorm(3)], ids=["BatchNorm1d", "LayerNorm"])
+def test_a_float64_input_to_a_float32_layer_differs_from_torch_which_raises(make):
+    """torch raises 'mixed dtype'; ours computes in float64 and returns float64, as its docstring says."""
+    x = torch.randn(6, 3, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="mixed dtype"):
+        make(nn)(x)
+    ours, twin = make(dlbook.layers), make(nn).double()
+    assert ours(x).dtype == torch.float64
+    torch.testing.assert_close(ours(x), twin(x), rtol=1e-12, atol=1e-12)

@@ -112,7 +112,9 @@ class BatchNorm1d(nn.Module):
     running statistics come out the same.
 
     Shape: ``(N, C)`` or ``(N, C, L)``; statistics are taken over every axis but
-    the feature axis ``C``. Output: the input's shape.
+    the feature axis ``C``. Output: the input's shape and dtype. A half or bfloat16
+    input is computed in float32 (the buffers' dtype), as torch does; unlike torch,
+    which raises "mixed dtype", a float64 input to a float32 layer is computed in float64.
 
     Args:
         num_features: :math:`C`, the number of features (≥ 1).
@@ -163,6 +165,8 @@ class BatchNorm1d(nn.Module):
                 f"Invalid input shape: {tuple(x.shape)} "
                 f"(expected (N, {c}) or (N, {c}, L))"
             )
+        dtype = x.dtype  # half and bfloat16 are computed in the buffers' float32 and returned as they came, as torch does
+        x = x.to(torch.promote_types(dtype, self.running_mean.dtype))
         axes = (0,) if x.ndim == 2 else (0, 2)  # all axes but the features
         shape = (1, -1) if x.ndim == 2 else (1, -1, 1)  # to broadcast against x
         if self.training:
@@ -188,9 +192,8 @@ class BatchNorm1d(nn.Module):
         x_hat = (x - mean.reshape(shape)) / torch.sqrt(
             var.reshape(shape) + self.eps
         )
-        if self.affine:
-            return self.weight.reshape(shape) * x_hat + self.bias.reshape(shape)
-        return x_hat
+        y = self.weight.reshape(shape) * x_hat + self.bias.reshape(shape) if self.affine else x_hat
+        return y.to(dtype)
 
     def extra_repr(self) -> str:
         return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
@@ -211,7 +214,9 @@ class LayerNorm(nn.Module):
     training and evaluation mode compute the same thing, for any batch size
     (even 1).
 
-    Shape: ``(*, *normalized_shape)``; output: the input's shape.
+    Shape: ``(*, *normalized_shape)``; output: the input's shape and dtype. A half or
+    bfloat16 input is computed in float32, as torch does; unlike torch, which raises
+    "mixed dtype", a float64 input to a float32 layer is computed in float64.
 
     Args:
         normalized_shape: an int or a tuple of ints, the trailing shape to normalize over.
@@ -257,13 +262,14 @@ class LayerNorm(nn.Module):
                 f"Invalid input shape: {tuple(x.shape)} "
                 f"(expected trailing dimensions {self.normalized_shape})"
             )
+        dtype = x.dtype  # half and bfloat16 are computed in float32 and returned as they came, as torch does
+        x = x.to(torch.promote_types(dtype, torch.float32 if self.weight is None else self.weight.dtype))
         axes = tuple(range(x.ndim - k, x.ndim))  # the example's own features
         mean = x.mean(dim=axes, keepdim=True)
         var = ((x - mean) ** 2).mean(dim=axes, keepdim=True)  # biased
         x_hat = (x - mean) / torch.sqrt(var + self.eps)
-        if self.elementwise_affine:
-            return self.weight * x_hat + self.bias
-        return x_hat
+        y = self.weight * x_hat + self.bias if self.elementwise_affine else x_hat
+        return y.to(dtype)
 
     def extra_repr(self) -> str:
         return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
