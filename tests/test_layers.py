@@ -236,20 +236,19 @@ def test_layer_norm_rejects_inputs_with_the_wrong_trailing_shape():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from rng_guard import global_rng_state, leaves_global_rng_alone, moved, moves_only  # noqa: E402
+from rng_guard import leaves_global_rng_alone, moves_only  # noqa: E402
+from strategies import dtypes, layouts, seeds  # noqa: E402
 
 FAST = settings(max_examples=30, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-seeds = st.integers(0, 2**32 - 1)
-dtypes = st.sampled_from([torch.float32, torch.float64])
-layouts = st.sampled_from(["contiguous", "transposed", "strided", "expanded"])
 
 
 def laid_out(shape, layout, dtype, seed, *, expand_dim=-1):
     """A leaf tensor, and the view of it of ``shape`` a layer sees, laid out in memory as ``layout``.
 
-    ``transposed`` reverses every axis of a contiguous tensor; ``strided`` takes every other
-    element of the last axis; ``expanded`` repeats one axis (``expand_dim``) of size 1 without copying.
+    As ``strategies.laid_out``, but ``expanded`` repeats the axis ``expand_dim`` (layer norm
+    gets a repeated example, not a repeated feature, whose variance would be 0), and the values
+    are 3 x + 1, so that the mean is not 0.
     """
     g = torch.Generator().manual_seed(seed)
     stored = list(shape)

@@ -122,13 +122,10 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from rng_guard import leaves_global_rng_alone, moves_only  # noqa: E402
-from test_layers import laid_out  # noqa: E402
+from strategies import dtypes, laid_out, layouts, seeds  # noqa: E402
 
 FAST = settings(max_examples=30, derandomize=True, database=None, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
-seeds = st.integers(0, 2**32 - 1)
-dtypes = st.sampled_from([torch.float32, torch.float64])
-layouts = st.sampled_from(["contiguous", "transposed", "strided", "expanded"])
 widths = st.lists(st.integers(1, 6), min_size=2, max_size=4)
 
 
