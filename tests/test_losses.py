@@ -442,3 +442,14 @@ def test_bce_with_logits_differs_from_torch_on_mixed_dtypes():
     assert ours.dtype == torch.float64
     torch.testing.assert_close(ours, F.binary_cross_entropy_with_logits(z, y.double()), rtol=1e-15, atol=0)
     assert "Unlike torch" in losses.binary_cross_entropy_with_logits.__doc__
+
+
+def test_binary_cross_entropy_differs_from_torch_on_mixed_dtypes():
+    """Deliberate: torch refuses probs and target of different dtypes; here they promote (to float64)."""
+    p, y = torch.tensor([0.3, 0.9]), torch.tensor([1.0, 0.0], dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="dtype"):
+        F.binary_cross_entropy(p, y)
+    ours = losses.binary_cross_entropy(p, y)
+    assert ours.dtype == torch.float64
+    torch.testing.assert_close(ours, F.binary_cross_entropy(p.double(), y), rtol=1e-6, atol=0)   # log p in float32
+    assert "Unlike torch, which requires" in losses.binary_cross_entropy.__doc__

@@ -317,6 +317,9 @@ def binary_cross_entropy(probs: torch.Tensor, target: torch.Tensor, reduction: s
         target: the same shape, values in :math:`[0, 1]` (usually 0 or 1).
         reduction: ``"mean"``, ``"sum"`` or ``"none"``.
 
+    Not supported: torch's ``weight``. Unlike torch, which requires ``probs`` and
+    ``target`` to have the same dtype, a float32/float64 pair promotes to float64.
+
     Raises:
         ValueError: a probability or a target lies outside :math:`[0, 1]` (CPU tensors;
             on CUDA a device-side assertion, as in torch, see :mod:`dlbook.validation`;
