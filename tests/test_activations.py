@@ -224,3 +224,17 @@ def test_activation_gradients_equal_finite_differences(name, shape, layout, seed
     ours, _ = CASES[name]
     leaf, _ = laid_out(shape, layout, torch.float64, seed, transform=away_from_kinks)
     assert torch.autograd.gradcheck(lambda t: ours(view(t, shape, layout)), (leaf,), eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_activations_differ_from_torch_in_half_precision_by_a_few_rounding_errors(name, dtype):
+    """Deliberate (module docstring): torch computes half precision in float32 and rounds once; here every step rounds."""
+    ours, theirs = CASES[name]
+    x = torch.linspace(-12, 12, 20001, dtype=torch.float64).to(dtype)
+    a, b = ours(x).double(), theirs(x).double()
+    assert ours(x).dtype == dtype
+    assert ((a - b).abs() <= 8 * torch.finfo(dtype).eps * (1 + b.abs())).all()
+    if name in ("tanh", "sigmoid", "gelu", "gelu_tanh", "silu"):   # the rounding steps show
+        assert not torch.equal(a, b)
+    assert "In float16 and bfloat16 the results differ from torch's" in activations.__doc__

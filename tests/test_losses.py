@@ -453,3 +453,22 @@ def test_binary_cross_entropy_differs_from_torch_on_mixed_dtypes():
     assert ours.dtype == torch.float64
     torch.testing.assert_close(ours, F.binary_cross_entropy(p.double(), y), rtol=1e-6, atol=0)   # log p in float32
     assert "Unlike torch, which requires" in losses.binary_cross_entropy.__doc__
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_losses_differ_from_torch_in_half_precision_by_a_rounding_error(dtype):
+    """Deliberate (module docstring): torch computes these in float32 and rounds once; here every step rounds."""
+    g = gen(20)
+    z = (3 * torch.randn(64, 10, generator=g, dtype=torch.float64)).to(dtype)
+    t, y = torch.randint(0, 10, (64,), generator=g), torch.rand(64, 10, generator=g, dtype=torch.float64).to(dtype)
+    pairs = [(losses.cross_entropy(z, t, reduction="none"), F.cross_entropy(z, t, reduction="none")),
+             (losses.log_softmax(z, 1), F.log_softmax(z, 1)),
+             (losses.log_sigmoid(z), F.logsigmoid(z)),
+             (losses.binary_cross_entropy_with_logits(z, y, reduction="none"),
+              F.binary_cross_entropy_with_logits(z, y, reduction="none"))]
+    for ours, theirs in pairs:
+        assert ours.dtype == theirs.dtype == dtype
+        a, b = ours.double(), theirs.double()
+        assert ((a - b).abs() <= 2 * torch.finfo(dtype).eps * (1 + b.abs())).all()
+        assert not torch.equal(a, b)
+    assert "differ from torch's by about one rounding" in " ".join(losses.__doc__.split())

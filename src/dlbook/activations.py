@@ -24,6 +24,10 @@ floats), every function here raises ``TypeError`` for a tensor that is not float
 point: integers reaching an activation are almost always a mistake (class labels
 passed for features). torch's ``leaky_relu``, ``gelu`` and ``silu`` reject them too.
 
+In float16 and bfloat16 the results differ from torch's in the last bits (a few units of
+:math:`\varepsilon` of the dtype): torch computes a half-precision activation in float32
+and rounds once, while here each elementary operation rounds to the input's dtype.
+
 >>> import torch
 >>> x = torch.tensor([-1000.0, 0.0, 1000.0])
 >>> sigmoid(x).tolist(), tanh(x).tolist()

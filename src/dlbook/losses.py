@@ -13,6 +13,13 @@ and are device-side assertions on CUDA, which fail the next synchronisation with
 ``tests/test_validation.py`` runs a training step with them under
 ``torch.cuda.set_sync_debug_mode("error")``, which turns any synchronisation into an error.
 
+Any memory layout (transposed, sliced, expanded) gives torch's results, in float32 and
+float64. In float16 and bfloat16, the losses built on logarithms and exponentials
+(:func:`cross_entropy`, :func:`log_softmax`, :func:`log_sigmoid`,
+:func:`binary_cross_entropy_with_logits`) differ from torch's by about one rounding
+error of the dtype: torch computes them in float32 and rounds once, while here each
+elementary operation rounds.
+
 Every loss takes ``reduction``:
 
 * ``"none"``: one loss per element (per example for :func:`cross_entropy`);
