@@ -171,7 +171,9 @@ def test_clip_grad_norm_propagates_non_finite_gradients_as_torch_does():
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"max_norm": -1.0}, ValueError, "max_norm"),
     ({"max_norm": "1"}, TypeError, "max_norm"),
-    ({"max_norm": 1.0, "norm_type": 0.5}, ValueError, "norm_type"),
+    ({"max_norm": 1.0, "norm_type": float("nan")}, ValueError, "norm_type"),
+    ({"max_norm": 1.0, "norm_type": "two"}, ValueError, "norm_type"),
+    ({"max_norm": 1.0, "norm_type": None}, TypeError, "norm_type"),
     ({"max_norm": float("nan")}, ValueError, "max_norm"),
 ])
 def test_clip_grad_norm_rejects_bad_arguments(kwargs, error, match):
@@ -218,8 +220,8 @@ def smooth_functions(draw):
     return f
 
 
-#: Layouts numerical_gradient takes today (a transposed point fails: see the xfail test below).
-point_layouts = st.sampled_from(["contiguous", "strided", "expanded"])
+#: Every layout of the point: contiguous, sliced with a step, expanded, and transposed.
+point_layouts = st.sampled_from(["contiguous", "strided", "expanded", "transposed"])
 
 
 @FAST
@@ -246,8 +248,6 @@ def test_numerical_gradient_equals_autograd_on_drawn_smooth_functions_in_float32
     torch.testing.assert_close(actual, expected, rtol=1e-3, atol=1e-3 * scale)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError,
-                   reason="numerical_gradient takes .view(-1) of a clone, which keeps a transposed point's strides")
 def test_numerical_gradient_takes_a_transposed_point_like_autograd():
     x = torch.randn(4, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0)).T
     f = FUNCTIONS["quadratic"]
@@ -414,3 +414,52 @@ def test_clip_grad_norm_after_two_backward_calls_clips_their_sum_like_torch():
     torch.testing.assert_close(total, expected, rtol=1e-14, atol=0)
     for p, q in zip(ours.parameters(), theirs.parameters()):
         torch.testing.assert_close(p.grad, q.grad, rtol=1e-14, atol=1e-300)
+
+
+# --------------------------------------------------------------------------- norm types below 1, "inf", non-finite norms
+
+
+@pytest.mark.parametrize("norm_type", [0.5, 0.0, -float("inf"), "inf", "-inf", 0.25])
+def test_clip_grad_norm_takes_every_norm_type_torch_takes(norm_type):
+    """p < 1, p = 0 (a count of non-zero entries), -inf (the smallest entry) and the string "inf", as torch."""
+    grads = [torch.tensor([3.0, 0.0, 4.0]), torch.tensor([[0.5, -2.0]]).T]
+
+    def params():
+        ps = [torch.zeros_like(g, requires_grad=True) for g in grads]
+        for p, g in zip(ps, grads):
+            p.grad = g.clone()
+        return ps
+
+    ours, theirs = params(), params()
+    total = clip_grad_norm(ours, 1.0, norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.0, norm_type)
+    assert torch.equal(total, expected)
+    for p, q in zip(ours, theirs):
+        assert torch.equal(p.grad, q.grad)
+
+
+@pytest.mark.parametrize("error", [False, True])
+def test_clip_grad_norm_error_if_nonfinite_like_torch(error):
+    def params():
+        p = torch.zeros(2, requires_grad=True)
+        p.grad = torch.tensor([float("inf"), 1.0])
+        return [p]
+
+    ours, theirs = params(), params()
+    if error:
+        with pytest.raises(RuntimeError, match="non-finite"):
+            torch.nn.utils.clip_grad_norm_(theirs, 1.0, error_if_nonfinite=True)
+        with pytest.raises(RuntimeError, match="non-finite"):
+            clip_grad_norm(ours, 1.0, error_if_nonfinite=True)
+        assert torch.equal(ours[0].grad, theirs[0].grad)  # left as they were
+    else:
+        assert torch.equal(clip_grad_norm(ours, 1.0), torch.nn.utils.clip_grad_norm_(theirs, 1.0))
+        torch.testing.assert_close(ours[0].grad, theirs[0].grad, equal_nan=True)
+
+
+def test_clip_grad_norm_differs_from_torch_it_has_no_foreach_argument():
+    p = torch.zeros(2, requires_grad=True)
+    p.grad = torch.ones(2)
+    torch.nn.utils.clip_grad_norm_([p], 1.0, foreach=False)
+    with pytest.raises(TypeError, match="foreach"):
+        clip_grad_norm([p], 1.0, foreach=False)

@@ -5,6 +5,7 @@ Taught in chapter 01 (Gradients).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -42,7 +43,7 @@ def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
     """
     check_floating("x", x)
     check_real("eps", eps, low=0.0, low_open=True)
-    x = x.detach().clone()
+    x = x.detach().clone(memory_format=torch.contiguous_format)  # a transposed point too: .view(-1) needs rows in order
     grad = torch.empty_like(x)
     flat, gflat = x.view(-1), grad.view(-1)
     with torch.no_grad():
@@ -152,10 +153,17 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
     return [fractions[id(m)] for m in relus]
 
 
-def _gradients(parameters, max_norm, norm_type) -> list[torch.Tensor]:
-    """The ``.grad`` tensors of ``parameters`` (those that have one), the arguments checked."""
+def _gradients(parameters, max_norm, norm_type) -> tuple[float, list[torch.Tensor]]:
+    """``norm_type`` as a float and the ``.grad`` tensors of ``parameters`` (those that have one), the arguments checked."""
     check_real("max_norm", max_norm, low=0.0)
-    check_real("norm_type", norm_type, low=1.0)
+    if isinstance(norm_type, str):  # torch takes "inf" too
+        try:
+            norm_type = float(norm_type)
+        except ValueError:
+            raise ValueError(f"Invalid norm_type: {norm_type!r} (expected a number or 'inf')") from None
+    norm_type = check_real("norm_type", norm_type)
+    if math.isnan(norm_type):
+        raise ValueError("Invalid norm_type: nan (expected a number or 'inf')")
     if isinstance(parameters, torch.Tensor):
         parameters = [parameters]
     try:
@@ -165,11 +173,11 @@ def _gradients(parameters, max_norm, norm_type) -> list[torch.Tensor]:
     for p in parameters:
         if not isinstance(p, torch.Tensor):
             raise TypeError(f"Invalid parameters: holds a {type(p).__name__} (expected tensors)")
-    return [p.grad for p in parameters if p.grad is not None]
+    return norm_type, [p.grad for p in parameters if p.grad is not None]
 
 
 @torch.no_grad()
-def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0) -> torch.Tensor:
+def clip_grad_norm(parameters, max_norm: float, norm_type: float | str = 2.0, error_if_nonfinite: bool = False) -> torch.Tensor:
     """Rescale the gradients of ``parameters`` in place so that their *global* norm is at most ``max_norm``.
 
     All gradients are treated as one long vector :math:`g = (g_1, \\dots, g_k)`:
@@ -191,15 +199,22 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0) -> torch
     memory layout (the same tensor afterwards; a view's base sees the change), and the
     norm returned has the widest of their dtypes, all as in torch. Parameters whose
     ``.grad`` is ``None`` are skipped. A
-    non-finite norm is not an error: the gradients are multiplied by the resulting
-    factor, as torch does by default.
+    non-finite norm is not an error unless ``error_if_nonfinite=True``: the gradients are
+    multiplied by the resulting factor, as torch does by default. Any real ``norm_type``
+    is taken, as by torch (:math:`p < 1` gives :func:`torch.linalg.vector_norm`'s
+    quantities, which are not norms: :math:`p = 0` counts non-zero entries,
+    :math:`p = -\\infty` is the smallest absolute entry). Unlike torch's, there is no
+    ``foreach`` argument: one implementation, the loop below.
 
     Taught in chapter 01 (Gradients), as a remedy for exploding gradients (Pascanu et al., 2013).
 
     Args:
         parameters: a tensor or an iterable of tensors (e.g. ``model.parameters()``).
         max_norm: the largest norm allowed, :math:`\\ge 0`.
-        norm_type: :math:`p \\ge 1` of the :math:`\\ell_p` norm (``float('inf')``: the largest absolute entry).
+        norm_type: :math:`p` of the :math:`\\ell_p` norm, usually :math:`p \\ge 1`
+            (``float('inf')`` or ``"inf"``: the largest absolute entry).
+        error_if_nonfinite: raise ``RuntimeError`` when the global norm is ``nan`` or
+            infinite (the gradients are then left as they are), as torch does.
 
     Returns:
         The global norm :math:`\\lVert g\\rVert_p` *before* clipping, a 0-d tensor
@@ -217,11 +232,17 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float = 2.0) -> torch
     ...
     ValueError: Invalid max_norm: -1.0 (expected a number >= 0)
     """
-    grads = _gradients(parameters, max_norm, norm_type)
+    norm_type, grads = _gradients(parameters, max_norm, norm_type)
     if not grads:
         return torch.tensor(0.0)
     norms = torch.stack([torch.linalg.vector_norm(g, norm_type) for g in grads])
     total = torch.linalg.vector_norm(norms, norm_type)
+    if error_if_nonfinite and not torch.isfinite(total):
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients from `parameters` is non-finite, so it cannot be "
+            "clipped. To disable this error and scale the gradients by the non-finite norm anyway, set "
+            "`error_if_nonfinite=False`"
+        )
     factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
     for g in grads:
         g.mul_(factor.to(g.device, g.dtype))
