@@ -58,6 +58,7 @@ from dlbook import (
     optim,
     pages,
     passes,
+    precision,
     regularization,
     reproducibility,
     schedules,
@@ -485,6 +486,8 @@ BAD_CALLS = [
     ("device.get_device/tpu", lambda: device.get_device("tpu"), ValueError, "device"),
     ("device.get_device/int", lambda: device.get_device(3), TypeError, "device"),  # unified
     ("device.describe_device/tpu", lambda: device.describe_device("tpu"), ValueError, "device"),
+    ("precision.accumulation_dtype/tpu", lambda: precision.accumulation_dtype("tpu"), ValueError, "device"),
+    ("precision.accumulation_dtype/float", lambda: precision.accumulation_dtype(1.5), TypeError, "device"),
     # dlbook.validation
     ("validation.check_real/str", lambda: validation.check_real("lr", "0.1"), TypeError, "lr"),
     ("validation.check_real/below", lambda: validation.check_real("lr", -1.0, low=0), ValueError, "lr"),

@@ -21,5 +21,15 @@ def accumulation_dtype(device: torch.device | str) -> torch.dtype:
 
     >>> accumulation_dtype("cpu"), accumulation_dtype(torch.device("mps"))
     (torch.float64, torch.float32)
+    >>> accumulation_dtype("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid device: 'tpu' (expected e.g. 'cpu', 'cuda', 'cuda:0' or 'mps')
     """
-    return torch.float32 if torch.device(device).type == "mps" else torch.float64
+    try:
+        kind = torch.device(device).type
+    except RuntimeError as exc:  # an unknown device string
+        raise ValueError(f"Invalid device: {device!r} (expected e.g. 'cpu', 'cuda', 'cuda:0' or 'mps')") from exc
+    except TypeError as exc:
+        raise TypeError(f"Invalid device: {device!r} (expected a torch.device or a string such as 'cpu')") from exc
+    return torch.float32 if kind == "mps" else torch.float64
