@@ -327,10 +327,13 @@ def fit(
         epochs: maximum number of epochs (≥ 1).
         batch_size: mini-batch size (≥ 1).
         shuffle, drop_last: passed to :class:`~dlbook.data.BatchIterator`.
-        seed: seed of the batch order, an integer in ``[0, 2**32)``; the global
-            generators are left alone. ``None`` (the default) draws it from
-            PyTorch's global generator, so that ``dlbook.seed_everything(s)`` fixes
-            the initialisation *and* the batch order, and two seeds differ in both.
+        seed: seed of the batch order, an integer in ``[0, 2**32)``; the batch order
+            then draws nothing from the global generators (a model's dropout still
+            draws its masks from torch's, as in any torch loop). ``None`` (the
+            default) takes one number per call from PyTorch's global generator as the
+            seed (a ``DataLoader`` takes two per epoch), so that
+            ``dlbook.seed_everything(s)`` fixes the initialisation *and* the batch
+            order, and two seeds differ in both.
         scheduler: an LR scheduler (``ReduceLROnPlateau`` gets the validation loss,
             or the training loss without ``val``).
         scheduler_step: ``"epoch"`` (the default: once after each epoch) or

@@ -33,7 +33,10 @@ class BatchIterator:
         batch_size: rows per batch, ``B >= 1``.
         shuffle: permute the rows every epoch.
         drop_last: drop the last batch when it has fewer than ``B`` rows.
-        seed: seed of the shuffling generator, an integer in ``[0, 2**32)``.
+        seed: seed of the shuffling generator, an integer in ``[0, 2**32)``; it draws
+            nothing from the global generators. Unlike a ``DataLoader``, which
+            shuffles from torch's global generator when given none, shuffling
+            without a ``seed`` or ``generator`` uses seed 0.
         generator: a :class:`torch.Generator` to shuffle with instead (as
             :class:`torch.utils.data.DataLoader` takes one); ``seed`` is then unused.
             It is used, and advanced, as it is.
