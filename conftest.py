@@ -2,6 +2,7 @@
 in the ```` ```python ```` blocks of the chapters in ``book/``. The chapters'
 ``{code-cell}`` blocks are left to the book build, which executes them."""
 
+from hypothesis import settings
 from sybil import Sybil
 from sybil.parsers.myst import DocTestDirectiveParser, PythonCodeBlockParser
 from sybil.parsers.rest import DocTestParser
@@ -14,6 +15,12 @@ chapters = Sybil(
 )
 
 pytest_collect_file = (package_docstrings + chapters).pytest()
+
+# Hypothesis: no example database (a run leaves no .hypothesis/ folder in the repository), and
+# derandomized draws (each test's examples follow from its own code), so CI and a laptop draw
+# the same examples; no per-example deadline (a loaded CI machine is slow, not wrong).
+settings.register_profile("dlbook", database=None, derandomize=True, deadline=None)
+settings.load_profile("dlbook")
 
 
 def pytest_terminal_summary(terminalreporter):

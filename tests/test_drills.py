@@ -11,9 +11,12 @@
    build found its data (names starting with ``source_``: the two builds reach the
    digits by different roads) and figures. A claim is compared by its verdict (key,
    claim, holds), not its evidence, which may quote a timing. Drills 1 and 2
-   share the same two clean builds on the digits, each in a fresh copy of the repository
-   with no cache: one offline (the fallback), one with ``DLBOOK_DATASET=digits``. The
-   book's own build on Fashion-MNIST is the one ``make book`` makes (CI makes it once).
+   share the same two clean runs on the digits, each in a fresh copy of the repository
+   with no cache: one offline (the fallback), a whole build; one with
+   ``DLBOOK_DATASET=digits``, which executes every chapter as the build does
+   (:func:`dlbook.build.execute_in_parallel`) but renders no HTML, since its glued
+   values are what drill 2 compares. The book's own build on Fashion-MNIST is the one
+   ``make book`` makes (CI makes it once).
 3. **Bad data.** A truncated or corrupt Fashion-MNIST or MNIST file is an error naming
    the file and the fix, never a silent fallback; a missing data directory (and no
    Debian package, no network) is the documented fallback to scikit-learn's digits,
@@ -114,10 +117,22 @@ def copy_repository(dest: Path) -> Path:
     return dest
 
 
-def timed_build(book: Path, env: dict, prefix: list[str] = ()) -> tuple[float, str]:
+#: Execute every chapter into the build's cache as ``make book`` does, without rendering the book.
+_EXECUTE_ONLY = """
+import sys
+from dlbook.build import execute_in_parallel, prepare_build
+prepare_build(".")
+counts = execute_in_parallel(".")
+print(counts)
+sys.exit(1 if counts["excepted"] or counts["errored"] else 0)
+"""
+
+
+def timed_build(book: Path, env: dict, prefix: list[str] = (), *, render: bool = True) -> tuple[float, str]:
     start = time.perf_counter()
+    command = ["-m", "dlbook", "build"] if render else ["-c", _EXECUTE_ONLY]
     result = subprocess.run(
-        [*prefix, sys.executable, "-m", "dlbook", "build"],  # as make book builds: chapters in parallel, then -W -n
+        [*prefix, sys.executable, *command],  # as make book builds: chapters in parallel, then -W -n
         cwd=book, env=env, capture_output=True, text=True, timeout=3600,
     )
     seconds = time.perf_counter() - start
@@ -147,7 +162,8 @@ def clean_builds(tmp_path_factory):
         env.pop("DLBOOK_DATASET", None)
         if name == "online":
             env["DLBOOK_DATASET"] = "digits"  # or, with a network, it downloads Fashion-MNIST
-        seconds, log = timed_build(book, env, prefix if name == "offline" else ())
+        offline = name == "offline"
+        seconds, log = timed_build(book, env, prefix if offline else (), render=offline)
         print(f"clean build on the digits, {name}: {seconds:.1f} s")
         builds[name] = {"book": book, "seconds": seconds, "log": log, "data_dir": empty_data}
     return builds
@@ -160,15 +176,32 @@ def test_the_book_builds_offline_on_the_fallback_data(clean_builds):
     assert len(executed) >= 15, f"only {len(executed)} pages executed offline:\n{log[-3000:]}"
 
 
+def executed_notebooks(book: Path) -> dict[str, object]:
+    """Each page's executed notebook in the build's jupyter-cache (``"book/01-gradients"`` → notebook)."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(book / ".jupyter_cache"))
+    notebooks = {}
+    for record in cache.list_project_records():
+        cached = cache.get_cached_project_nb(record.pk)
+        if cached is not None:
+            page = Path(record.uri).resolve().relative_to(book.resolve()).with_suffix("").as_posix()
+            notebooks[page] = cache.get_cache_bundle(cached.pk).nb
+    return notebooks
+
+
 def glued_values(book: Path) -> dict[str, dict]:
-    """Every glued value of a build (from myst-nb's ``*.glue.json``), except times, sources and figures.
+    """Every glued value of an execution (read from the executed notebooks as myst-nb reads them), except
+    times, sources and figures.
 
     A claim (:mod:`dlbook.claims`) becomes its verdict: key, claim and holds.
     """
+    from myst_nb.ext.glue import extract_glue_data_cell
+
     values = {}
-    for path in sorted((book / "_build" / "jupyter_execute").rglob("*.glue.json")):
-        page = path.relative_to(book / "_build" / "jupyter_execute").as_posix().removesuffix(".glue.json")
-        for name, output in json.loads(path.read_text()).items():
+    for page, nb in sorted(executed_notebooks(book).items()):
+        glued = [pair for cell in nb.cells if cell.cell_type == "code" for pair in extract_glue_data_cell(cell)]
+        for name, output in glued:
             mimes = output.get("data", {})
             if name.startswith(("time_", "source_")) or any(m.startswith("image/") for m in mimes):
                 continue
@@ -194,20 +227,25 @@ def test_two_clean_builds_glue_identical_values(clean_builds):
 
 @pytest.mark.slow
 def test_a_build_on_the_digits_says_so_in_a_warning_box_on_every_executed_page(clean_builds):
+    """On the rendered pages of the offline build, and in the executed notebooks of both."""
     for name in ("offline", "online"):
         book = clean_builds[name]["book"]
-        executed = sorted((book / "_build" / "jupyter_execute").rglob("*.ipynb"))
-        assert executed
-        for path in executed:
-            html = (book / "_build" / "html" / path.relative_to(book / "_build" / "jupyter_execute")).with_suffix(".html")
-            text = html.read_text(encoding="utf-8")
-            if "This page executed" not in text:
-                continue  # a page with code but no data (none today); every chapter loads data
-            assert 'class="admonition warning dlbook-fallback"' in text, html
-            assert "Not the book&#x27;s dataset" in text or "Not the book's dataset" in text, html
+        notebooks = executed_notebooks(book)
+        assert len(notebooks) >= 15, f"{name}: only {sorted(notebooks)} executed"
+        for page, nb in notebooks.items():
+            texts = [json.dumps(output.get("data", {}), ensure_ascii=False)
+                     for cell in nb.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
             if name == "offline":
-                assert "No Fashion-MNIST files" in text and "no network" in text, html
-            assert str(clean_builds[name]["data_dir"]) not in text, f"{html} shows a path of the build machine"
+                texts.append((book / "_build" / "html" / f"{page}.html").read_text(encoding="utf-8"))
+            stamped = [t for t in texts if "This page executed" in t]
+            if not stamped:
+                continue  # a page with code but no data (none today); every chapter loads data
+            for text in stamped:
+                assert 'admonition warning dlbook-fallback' in text, f"{name}: {page}"
+                assert "Not the book&#x27;s dataset" in text or "Not the book's dataset" in text, f"{name}: {page}"
+                if name == "offline":
+                    assert "No Fashion-MNIST files" in text and "no network" in text, f"{name}: {page}"
+            assert not any(str(clean_builds[name]["data_dir"]) in t for t in texts), f"{page} shows a path of the build machine"
 
 
 # --------------------------------------------------------------------------- 3: bad data
