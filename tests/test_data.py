@@ -464,3 +464,36 @@ def test_loading_a_file_of_arbitrary_bytes_is_a_data_error_or_a_dataset(tiny_mni
         assert len(splits.x_train) + len(splits.x_val) == 12  # a valid replacement: the same 12 images
     finally:
         (raw / which).write_bytes(original)
+
+
+@FAST
+@given(n=st.integers(1, 90), batch_size=st.integers(1, 40), drop_last=st.booleans(), shuffle=st.booleans(),
+       seed=seeds, layout=st.sampled_from(["contiguous", "transposed", "strided"]),
+       dtype=st.sampled_from([torch.float32, torch.float64]), blocks=st.booleans())
+def test_batches_equal_torchs_sampler_and_loader_in_an_epoch(n, batch_size, drop_last, shuffle, seed,
+                                                                 layout, dtype, blocks):
+    """BatchIterator is a DataLoader over a TensorDataset without the per-sample indexing: same batches, same order.
+
+    Both start an epoch with a ``randperm`` from the generator they are given: ours from its own, torch's from
+    its ``RandomSampler``'s. (Later epochs differ: the sampler also draws a second, unused permutation for its
+    ``num_samples % n`` tail every epoch, and a ``DataLoader`` given the generator itself draws a base seed for
+    its workers from it, so their permutations are not ours; BatchIterator draws one ``randperm`` an epoch.)
+    Any memory layout of x and either float dtype give the same batches, on the small-data path and the
+    blockwise one.
+    """
+    from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
+
+    base = torch.randn(n, 6, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+    x = {"contiguous": base, "transposed": base.T.contiguous().T, "strided": torch.stack([base, -base], -1)[..., 0]}[layout]
+    assert torch.equal(x, base)
+    y = torch.arange(n)
+    ours = BatchIterator(x, y, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                         generator=torch.Generator().manual_seed(seed))
+    dataset = TensorDataset(x, y)
+    sampler = RandomSampler(dataset, generator=torch.Generator().manual_seed(seed)) if shuffle else SequentialSampler(dataset)
+    theirs = DataLoader(dataset, batch_sampler=BatchSampler(sampler, batch_size, drop_last))
+    with mock.patch.object(data.batches, "_BLOCK_BYTES", 64 if blocks else data.batches._BLOCK_BYTES):
+        mine, torchs = list(ours), list(theirs)
+    assert len(mine) == len(torchs) == len(ours) == len(theirs)
+    for (xa, ya), (xb, yb) in zip(mine, torchs):
+        assert torch.equal(ya, yb) and torch.equal(xa, xb) and xa.dtype == xb.dtype
