@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import dlbook
-from dlbook.layers import BatchNorm1d, Dropout, LayerNorm
+from dlbook.layers import BatchNorm1d, BatchNorm2d, Dropout, LayerNorm
 
 # --------------------------------------------------------------------------- dropout
 # On the CPU our mask is torch's (same draw from the global generator, see the Hypothesis
@@ -84,9 +84,14 @@ def test_dropout_rejects_invalid_probabilities(p, error):
 # --------------------------------------------------------------------------- batch norm
 
 
-def twin_batch_norms(num_features, **kwargs):
-    ours = BatchNorm1d(num_features, **kwargs).double()
-    theirs = nn.BatchNorm1d(num_features, **kwargs).double()
+BATCH_NORMS = {1: (BatchNorm1d, nn.BatchNorm1d), 2: (BatchNorm2d, nn.BatchNorm2d)}
+
+
+def twin_batch_norms(num_features, *, dims=1, **kwargs):
+    """Ours and torch's BatchNorm{dims}d in float64, with the same non-trivial parameters."""
+    ours_class, theirs_class = BATCH_NORMS[dims]
+    ours = ours_class(num_features, **kwargs).double()
+    theirs = theirs_class(num_features, **kwargs).double()
     if ours.affine:  # non-trivial gamma, beta so that they matter in the comparison
         with torch.no_grad():
             ours.weight.copy_(torch.linspace(0.5, 2.0, num_features))
@@ -161,6 +166,7 @@ def test_batch_norm_with_one_value_per_feature_in_training_raises_like_torch():
     BatchNorm1d(3).eval()(torch.randn(1, 3))  # fine in evaluation mode
 
 
+@pytest.mark.parametrize("layer", [BatchNorm1d, BatchNorm2d])
 @pytest.mark.parametrize("kwargs,error,match", [
     ({"num_features": 0}, ValueError, "num_features"),
     ({"num_features": 2.0}, TypeError, "num_features"),  # a float where an integer belongs: a wrong type
@@ -169,14 +175,69 @@ def test_batch_norm_with_one_value_per_feature_in_training_raises_like_torch():
     ({"num_features": 2, "momentum": -0.1}, ValueError, "momentum"),
     ({"num_features": 2, "momentum": "fast"}, TypeError, "momentum"),
 ])
-def test_batch_norm_rejects_invalid_arguments(kwargs, error, match):
+def test_batch_norm_rejects_invalid_arguments(layer, kwargs, error, match):
     with pytest.raises(error, match=f"Invalid {match}"):
-        BatchNorm1d(**kwargs)
+        layer(**kwargs)
 
 
 def test_batch_norm_rejects_inputs_with_the_wrong_number_of_features():
     with pytest.raises(ValueError, match="Invalid input shape"):
         BatchNorm1d(3)(torch.randn(4, 5))
+
+
+# --------------------------------------------------------------------------- batch norm of images (BatchNorm2d)
+
+
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("eps", [1e-5, 0.1])
+def test_batch_norm_2d_matches_torch_in_train_and_eval_over_many_steps(momentum, affine, eps):
+    torch.manual_seed(0)
+    shape = (4, 3, 5, 2)
+    ours, theirs = twin_batch_norms(3, dims=2, momentum=momentum, affine=affine, eps=eps)
+    for step in range(6):
+        x = 3.0 * torch.randn(shape, dtype=torch.float64) + 2.0
+        upstream = torch.randn(shape, dtype=torch.float64)
+        assert_same_forward_and_backward(ours.train(), theirs.train(), x, upstream)
+        assert_same_state(ours, theirs)  # running mean, unbiased running var, num_batches_tracked
+        x_eval = torch.randn(shape, dtype=torch.float64)
+        assert_same_forward_and_backward(ours.eval(), theirs.eval(), x_eval, upstream)
+    assert ours.num_batches_tracked.item() == 6
+
+
+def test_batch_norm_2d_has_torch_parameter_and_buffer_names():
+    assert list(BatchNorm2d(3).state_dict()) == list(nn.BatchNorm2d(3).state_dict())
+
+
+def test_batch_norm_2d_pools_each_channel_over_the_batch_and_every_pixel():
+    """BatchNorm2d on (N, C, H, W) is BatchNorm1d on the N*H*W rows of (pixel, channel) values."""
+    torch.manual_seed(0)
+    x = 3 * torch.randn(4, 3, 5, 2, dtype=torch.float64) + 1
+    rows = x.permute(0, 2, 3, 1).reshape(-1, 3)  # one row per (example, pixel)
+    images, table = BatchNorm2d(3, momentum=None).double(), BatchNorm1d(3, momentum=None).double()
+    y = images(x)
+    torch.testing.assert_close(y.permute(0, 2, 3, 1).reshape(-1, 3), table(rows), rtol=1e-12, atol=1e-12)
+    assert_same_state(images, table)
+    torch.testing.assert_close(y.mean(dim=(0, 2, 3)), torch.zeros(3, dtype=torch.float64))
+    torch.testing.assert_close(images.running_var, x.var(dim=(0, 2, 3), unbiased=True))  # M - 1 = 39, not N - 1
+
+
+def test_batch_norm_2d_with_one_value_per_channel_in_training_raises_like_torch():
+    x = torch.randn(1, 3, 1, 1)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm2d(3)(x)
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        BatchNorm2d(3)(x)
+    BatchNorm2d(3).eval()(x)  # fine in evaluation mode
+    BatchNorm2d(3)(torch.randn(1, 3, 2, 1))  # one image, two pixels: two values per channel, as torch
+
+
+@pytest.mark.parametrize("shape", [(4, 5, 2, 2), (4, 3, 2), (4, 3), (2, 3, 2, 2, 2)])
+def test_batch_norm_2d_rejects_inputs_that_are_not_images_with_its_channels(shape):
+    with pytest.raises(ValueError, match=r"Invalid input shape: .* \(expected \(N, 3, H, W\)\)"):
+        BatchNorm2d(3)(torch.randn(shape))
+    with pytest.raises((ValueError, RuntimeError)):  # torch: ValueError for the dimensions, RuntimeError for the channels
+        nn.BatchNorm2d(3)(torch.randn(shape))
 
 
 # --------------------------------------------------------------------------- layer norm
@@ -247,18 +308,23 @@ def laid_out(shape, layout, dtype, seed, *, expand_dim=-1):
     """A leaf tensor, and the view of it of ``shape`` a layer sees, laid out in memory as ``layout``.
 
     As ``strategies.laid_out``, but ``expanded`` repeats the axis ``expand_dim`` (layer norm
-    gets a repeated example, not a repeated feature, whose variance would be 0), and the values
-    are 3 x + 1, so that the mean is not 0.
+    gets a repeated example, not a repeated feature, whose variance would be 0), the values
+    are 3 x + 1, so that the mean is not 0, and a 4-d ``shape`` may be ``channels_last``
+    (stored as (N, H, W, C): torch's ``torch.channels_last`` memory format).
     """
     g = torch.Generator().manual_seed(seed)
     stored = list(shape)
-    if layout == "transposed":
+    if layout == "channels_last":
+        stored = [shape[0], *shape[2:], shape[1]]
+    elif layout == "transposed":
         stored = stored[::-1]
     elif layout == "strided":
         stored[-1] *= 2
     elif layout == "expanded":
         stored[expand_dim] = 1
     leaf = (3 * torch.randn(stored, generator=g, dtype=torch.float64) + 1).to(dtype).requires_grad_()
+    if layout == "channels_last":
+        return leaf, leaf.permute(0, 3, 1, 2)
     if layout == "transposed":
         return leaf, leaf.permute(*reversed(range(len(shape))))
     if layout == "strided":
@@ -317,6 +383,29 @@ def test_batch_norm_equals_torch_in_every_layout_and_dtype(n, c, length, layout,
     assert ours.num_batches_tracked.item() == 2
 
 
+@settings(FAST, max_examples=25)
+@given(n=st.integers(1, 4), c=st.integers(1, 3), h=st.integers(1, 3), w=st.integers(1, 3),
+       layout=layouts | st.just("channels_last"), dtype=dtypes, momentum=st.sampled_from([0.1, 0.5, 1.0, None]),
+       affine=st.booleans(), eps=st.sampled_from([1e-5, 0.1]), seed=seeds)
+def test_batch_norm_2d_equals_torch_in_every_layout_and_dtype(n, c, h, w, layout, dtype, momentum, affine, eps, seed):
+    """Three training steps (output, gradients of input, weight and bias, running statistics), then evaluation."""
+    if n * h * w < 2:
+        n = 2  # training needs two values per channel, in torch as in ours (tested above)
+    shape = (n, c, h, w)
+    ours = BatchNorm2d(c, eps=eps, momentum=momentum, affine=affine).to(dtype)
+    theirs = nn.BatchNorm2d(c, eps=eps, momentum=momentum, affine=affine).to(dtype)
+    random_affine_parameters(ours, seed)
+    theirs.load_state_dict(ours.state_dict())
+    with leaves_global_rng_alone():
+        for step in range(3):
+            assert_like_torch_in_layout(ours.train(), theirs.train(), shape, layout, dtype, seed + step)
+            for key, value in theirs.state_dict().items():
+                assert ours.state_dict()[key].dtype == value.dtype
+                assert_near(ours.state_dict()[key], value, key)
+        assert_like_torch_in_layout(ours.eval(), theirs.eval(), shape, layout, dtype, seed + 3)
+    assert ours.num_batches_tracked.item() == 3
+
+
 @FAST
 @given(n=st.integers(1, 4), normalized=st.sampled_from([(5,), (3, 4), (1,), (2, 1)]), lead=st.booleans(),
        layout=layouts, dtype=dtypes, affine=st.booleans(), eps=st.sampled_from([1e-5, 0.5]), training=st.booleans(),
@@ -355,13 +444,20 @@ def test_dropout_draws_torchs_mask_from_the_global_generator(shape, layout, dtyp
 # --------------------------------------------------------------------------- inputs of another dtype than the layer's
 
 
+NORMALIZATIONS = [  # (make the layer from a module, nn or dlbook.layers; an input shape)
+    pytest.param(lambda m: m.BatchNorm1d(3), (6, 3), id="BatchNorm1d"),
+    pytest.param(lambda m: m.BatchNorm2d(3), (2, 3, 2, 2), id="BatchNorm2d"),
+    pytest.param(lambda m: m.LayerNorm(3), (6, 3), id="LayerNorm"),
+]
+
+
 @pytest.mark.parametrize("low", [torch.bfloat16, torch.float16])
-@pytest.mark.parametrize("make", [lambda m: m.BatchNorm1d(3), lambda m: m.LayerNorm(3)], ids=["BatchNorm1d", "LayerNorm"])
-def test_half_and_bfloat16_inputs_are_computed_in_float32_and_returned_as_they_came_like_torch(low, make):
+@pytest.mark.parametrize("make,shape", NORMALIZATIONS)
+def test_half_and_bfloat16_inputs_are_computed_in_float32_and_returned_as_they_came_like_torch(low, make, shape):
     ours, theirs = make(dlbook.layers), make(nn)
     random_affine_parameters(ours, 0)
     theirs.load_state_dict(ours.state_dict())
-    x = (3 * torch.randn(6, 3, generator=torch.Generator().manual_seed(0)) + 1).to(low)
+    x = (3 * torch.randn(shape, generator=torch.Generator().manual_seed(0)) + 1).to(low)
     for mode in ("train", "eval"):
         (xa := x.clone().requires_grad_()), (xb := x.clone().requires_grad_())
         ya, yb = ours.train(mode == "train")(xa), theirs.train(mode == "train")(xb)
@@ -377,10 +473,10 @@ def test_half_and_bfloat16_inputs_are_computed_in_float32_and_returned_as_they_c
             torch.testing.assert_close(b, c, msg=name)
 
 
-@pytest.mark.parametrize("make", [lambda m: m.BatchNorm1d(3), lambda m: m.LayerNorm(3)], ids=["BatchNorm1d", "LayerNorm"])
-def test_a_float64_input_to_a_float32_layer_differs_from_torch_which_raises(make):
+@pytest.mark.parametrize("make,shape", NORMALIZATIONS)
+def test_a_float64_input_to_a_float32_layer_differs_from_torch_which_raises(make, shape):
     """torch raises 'mixed dtype'; ours computes in float64 and returns float64, as its docstring says."""
-    x = torch.randn(6, 3, dtype=torch.float64)
+    x = torch.randn(shape, dtype=torch.float64)
     with pytest.raises(RuntimeError, match="mixed dtype"):
         make(nn)(x)
     ours, twin = make(dlbook.layers), make(nn).double()

@@ -1,13 +1,13 @@
 r"""Layers that regularize and normalize: dropout, batch normalization, layer normalization.
 
 Taught in chapters 07 (Regularization: :class:`Dropout`, :class:`BatchNorm1d`) and
-08 (Normalization: :class:`BatchNorm1d`, :class:`LayerNorm`).
+08 (Normalization: :class:`BatchNorm1d`, :class:`BatchNorm2d`, :class:`LayerNorm`).
 
 Each layer is an :class:`torch.nn.Module` written with elementary tensor operations
 (means, squares, square roots, a random mask) so that every step of the math is
 visible; autograd differentiates them. The tests check outputs, gradients and
-running statistics against :class:`torch.nn.Dropout`, :class:`torch.nn.BatchNorm1d`
-and :class:`torch.nn.LayerNorm`. Parameter and buffer names equal torch's, so a
+running statistics against :class:`torch.nn.Dropout`, :class:`torch.nn.BatchNorm1d`,
+:class:`torch.nn.BatchNorm2d` and :class:`torch.nn.LayerNorm`. Parameter and buffer names equal torch's, so a
 ``state_dict`` moves between the two.
 """
 
@@ -81,7 +81,77 @@ class Dropout(nn.Module):
         return f"p={self.p}"
 
 
-class BatchNorm1d(nn.Module):
+class _BatchNorm(nn.Module):
+    r"""What :class:`BatchNorm1d` and :class:`BatchNorm2d` share: arguments, parameters, buffers and the arithmetic.
+
+    The two differ only in the input shapes they take; both normalize each channel
+    (axis 1) over every other axis. Read :class:`BatchNorm1d`'s docstring for the math.
+    """
+
+    _ndims: tuple[int, ...]  # the input dimensions a subclass takes
+    _expected: str  # those shapes, for the error message ("{c}" is num_features)
+
+    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True) -> None:
+        super().__init__()
+        num_features = check_int("num_features", num_features, low=1)
+        if momentum is not None:
+            momentum = check_real("momentum", momentum, low=0.0, high=1.0)
+        self.num_features = num_features
+        self.eps = _check_eps(eps)
+        self.momentum = momentum
+        self.affine = affine
+        if affine:
+            self.weight = nn.Parameter(torch.ones(num_features))
+            self.bias = nn.Parameter(torch.zeros(num_features))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+        self.register_buffer("running_mean", torch.zeros(num_features))
+        self.register_buffer("running_var", torch.ones(num_features))
+        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.num_features
+        if x.ndim not in self._ndims or x.shape[1] != c:
+            raise ValueError(
+                f"Invalid input shape: {tuple(x.shape)} "
+                f"(expected {self._expected.format(c=c)})"
+            )
+        dtype = x.dtype  # half and bfloat16 are computed in the buffers' float32 and returned as they came, as torch does
+        x = x.to(torch.promote_types(dtype, self.running_mean.dtype))
+        axes = (0, *range(2, x.ndim))  # every axis but the channels: (0,), (0, 2) or (0, 2, 3)
+        shape = (1, -1) + (1,) * (x.ndim - 2)  # a per-channel vector, shaped to broadcast against x
+        if self.training:
+            n = x.numel() // c  # values per channel in this batch: N, N*L or N*H*W
+            if n < 2:
+                raise ValueError(
+                    "Expected more than 1 value per channel when training, "
+                    f"got input size {tuple(x.shape)}"
+                )
+            mean = x.mean(dim=axes)
+            var = ((x - mean.reshape(shape)) ** 2).mean(dim=axes)  # biased
+            with torch.no_grad():  # running statistics, for evaluation mode
+                self.num_batches_tracked += 1
+                if self.momentum is None:  # cumulative: 1/t, computed on the device
+                    m = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
+                else:
+                    m = self.momentum
+                self.running_mean.mul_(1 - m).add_(m * mean)
+                unbiased = var * n / (n - 1)
+                self.running_var.mul_(1 - m).add_(m * unbiased)
+        else:
+            mean, var = self.running_mean, self.running_var
+        x_hat = (x - mean.reshape(shape)) / torch.sqrt(
+            var.reshape(shape) + self.eps
+        )
+        y = self.weight.reshape(shape) * x_hat + self.bias.reshape(shape) if self.affine else x_hat
+        return y.to(dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+
+
+class BatchNorm1d(_BatchNorm):
     r"""Batch normalization over a mini-batch, per feature (Ioffe & Szegedy, 2015).
 
     In training mode each feature :math:`j` is standardized with the mean and the
@@ -139,64 +209,65 @@ class BatchNorm1d(nn.Module):
     ValueError: Invalid num_features: 0 (expected a positive integer)
     """
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True) -> None:
-        super().__init__()
-        num_features = check_int("num_features", num_features, low=1)
-        if momentum is not None:
-            momentum = check_real("momentum", momentum, low=0.0, high=1.0)
-        self.num_features = num_features
-        self.eps = _check_eps(eps)
-        self.momentum = momentum
-        self.affine = affine
-        if affine:
-            self.weight = nn.Parameter(torch.ones(num_features))
-            self.bias = nn.Parameter(torch.zeros(num_features))
-        else:
-            self.register_parameter("weight", None)
-            self.register_parameter("bias", None)
-        self.register_buffer("running_mean", torch.zeros(num_features))
-        self.register_buffer("running_var", torch.ones(num_features))
-        self.register_buffer("num_batches_tracked", torch.tensor(0, dtype=torch.long))
+    _ndims = (2, 3)
+    _expected = "(N, {c}) or (N, {c}, L)"
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        c = self.num_features
-        if x.ndim not in (2, 3) or x.shape[1] != c:
-            raise ValueError(
-                f"Invalid input shape: {tuple(x.shape)} "
-                f"(expected (N, {c}) or (N, {c}, L))"
-            )
-        dtype = x.dtype  # half and bfloat16 are computed in the buffers' float32 and returned as they came, as torch does
-        x = x.to(torch.promote_types(dtype, self.running_mean.dtype))
-        axes = (0,) if x.ndim == 2 else (0, 2)  # all axes but the features
-        shape = (1, -1) if x.ndim == 2 else (1, -1, 1)  # to broadcast against x
-        if self.training:
-            n = x.numel() // c  # values per feature in this batch
-            if n < 2:
-                raise ValueError(
-                    "Expected more than 1 value per channel when training, "
-                    f"got input size {tuple(x.shape)}"
-                )
-            mean = x.mean(dim=axes)
-            var = ((x - mean.reshape(shape)) ** 2).mean(dim=axes)  # biased
-            with torch.no_grad():  # running statistics, for evaluation mode
-                self.num_batches_tracked += 1
-                if self.momentum is None:  # cumulative: 1/t, computed on the device
-                    m = 1.0 / self.num_batches_tracked.to(self.running_mean.dtype)
-                else:
-                    m = self.momentum
-                self.running_mean.mul_(1 - m).add_(m * mean)
-                unbiased = var * n / (n - 1)
-                self.running_var.mul_(1 - m).add_(m * unbiased)
-        else:
-            mean, var = self.running_mean, self.running_var
-        x_hat = (x - mean.reshape(shape)) / torch.sqrt(
-            var.reshape(shape) + self.eps
-        )
-        y = self.weight.reshape(shape) * x_hat + self.bias.reshape(shape) if self.affine else x_hat
-        return y.to(dtype)
 
-    def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}"
+class BatchNorm2d(_BatchNorm):
+    r"""Batch normalization of images, per channel, over the batch and every pixel (Ioffe & Szegedy, 2015).
+
+    For a batch of feature maps :math:`x_{nchw}` (``N`` examples, ``C`` channels,
+    :math:`H \times W` positions) the statistics of channel :math:`c` pool its
+    :math:`M = N H W` values, every example and every position, because a
+    convolution applies the same filter at every position, so one :math:`\gamma_c,
+    \beta_c` serves the whole channel:
+
+    .. math::
+        \mu_c = \frac1M \sum_{n,h,w} x_{nchw}, \qquad
+        \sigma_c^2 = \frac1M \sum_{n,h,w} (x_{nchw} - \mu_c)^2, \qquad
+        y_{nchw} = \gamma_c \frac{x_{nchw} - \mu_c}{\sqrt{\sigma_c^2 + \varepsilon}} + \beta_c
+
+    Everything else is :class:`BatchNorm1d`'s, with :math:`M` in place of :math:`N`:
+    the running estimates, updated once per training batch with momentum :math:`m`
+    (``None``: the cumulative average, :math:`m = 1/t`) and the *unbiased* variance,
+
+    .. math::
+        \hat\mu_c \leftarrow (1 - m)\,\hat\mu_c + m\,\mu_c, \qquad
+        \hat\sigma_c^2 \leftarrow (1 - m)\,\hat\sigma_c^2 + m\,\tfrac{M}{M-1}\sigma_c^2,
+
+    replace the batch statistics in evaluation mode; training needs :math:`M \ge 2`.
+    The same code computes both layers (:class:`torch.nn.BatchNorm2d` is checked
+    against it in every memory layout, channels-last included).
+
+    Shape: ``(N, C, H, W)``; output: the input's shape and dtype. A half or bfloat16
+    input is computed in float32 (the buffers' dtype), as torch does; unlike torch,
+    which raises "mixed dtype", a float64 input to a float32 layer is computed in float64.
+
+    Args:
+        num_features: :math:`C`, the number of channels (≥ 1).
+        eps: :math:`\varepsilon \ge 0`, added to the variance for numerical safety.
+        momentum: :math:`m \in [0, 1]` for the running statistics, or ``None`` for a
+            cumulative average.
+        affine: learn :math:`\gamma` (``weight``, initially 1) and :math:`\beta`
+            (``bias``, initially 0), one of each per channel.
+
+    Taught in chapter 08 (Normalization).
+
+    >>> bn = BatchNorm2d(2)
+    >>> x = torch.arange(16.0).reshape(2, 2, 2, 2)     # 2 images, 2 channels of 2 x 2 pixels
+    >>> y = bn(x)
+    >>> y.mean(dim=(0, 2, 3)).abs().max() < 1e-6, y.var(dim=(0, 2, 3), unbiased=False)   # per channel: mean 0, variance 1
+    (tensor(True), tensor([1.0000, 1.0000], grad_fn=<VarBackward0>))
+    >>> bn.running_mean, bn.running_var     # 0.1 * (5.5, 9.5); 0.9 + 0.1 * 138 / 7 (M = 8 values per channel)
+    (tensor([0.5500, 0.9500]), tensor([2.8714, 2.8714]))
+    >>> bn(torch.zeros(4, 2, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid input shape: (4, 2, 3) (expected (N, 2, H, W))
+    """
+
+    _ndims = (4,)
+    _expected = "(N, {c}, H, W)"
 
 
 class LayerNorm(nn.Module):
