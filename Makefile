@@ -34,9 +34,11 @@ book: $(VENV)/.installed
 pdf: $(VENV)/.installed
 	$(BIN)/python -m dlbook pdf
 
-# Unit tests, the build-failure drills, and every doctest (Sybil).
+# Unit tests, the build-failure drills, and every doctest (Sybil), on as many workers as
+# there are cores (pytest-xdist). The tests that build the book or run every chapter share
+# one worker (xdist_group "builds"), so at most two kernels of theirs run at once.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 clean:
 	rm -rf _build .jupyter_cache
