@@ -35,10 +35,11 @@ pdf: $(VENV)/.installed
 	$(BIN)/python -m dlbook pdf
 
 # Unit tests, the build-failure drills, and every doctest (Sybil), on as many workers as
-# there are cores (pytest-xdist). The tests that build the book or run every chapter share
-# one worker (xdist_group "builds"), so at most two kernels of theirs run at once.
+# there are cores (pytest-xdist), a whole test file per worker; the files that build the
+# book or run every chapter share one worker (conftest.py's BUILD_TEST_FILES), so at most
+# two kernels of theirs run at once.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n auto --dist loadgroup
+	$(BIN)/python -m pytest -n auto
 
 clean:
 	rm -rf _build .jupyter_cache

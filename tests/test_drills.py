@@ -70,10 +70,6 @@ from dlbook import (
     validation,
 )
 
-#: With `make test` (pytest-xdist), every test that builds the book or runs chapters runs in one worker,
-#: one after another: at most two of their kernels at once, and a module fixture built once.
-pytestmark = pytest.mark.xdist_group("builds")
-
 ROOT = Path(__file__).resolve().parents[1]
 JUPYTER_BOOK = Path(sys.executable).with_name("jupyter-book")
 

@@ -26,10 +26,6 @@ from pathlib import Path
 
 import pytest
 
-#: With `make test` (pytest-xdist), every test that builds the book or runs chapters runs in one worker,
-#: one after another: at most two of their kernels at once, and a module fixture built once.
-pytestmark = pytest.mark.xdist_group("builds")
-
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 SET_UP = ("make book", "make test", "make pdf")

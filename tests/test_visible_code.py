@@ -17,10 +17,6 @@ import pytest
 from dlbook.build import run_chapter
 from test_book import HEADER  # a minimal MyST page's front matter and title
 
-#: With `make test` (pytest-xdist), every test that builds the book or runs chapters runs in one worker,
-#: one after another: at most two of their kernels at once, and a module fixture built once.
-pytestmark = pytest.mark.xdist_group("builds")
-
 BOOK = Path(__file__).resolve().parents[1] / "book"
 CHAPTERS = sorted(BOOK.glob("[0-9][0-9]-*.md"))
 
