@@ -223,3 +223,182 @@ def test_experiments_repeat_from_their_seed_and_leave_every_global_generator_alo
         a, b, c = run(3), run(3), run(4)
     torch.manual_seed(1)  # the global generator plays no part
     assert a == b == run(3) and a != c
+
+
+# --------------------------------------------------------------------------- how far to trust a test accuracy (chapter 13)
+# accuracy_interval against scipy.stats.binomtest(...).proportion_ci, hoeffding_radius's formula and its
+# coverage by simulation (one model, and k models judged on one test set), k_fold_indices against
+# scikit-learn's KFold, split for split.
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from scipy import stats  # noqa: E402
+from sklearn.model_selection import KFold  # noqa: E402
+
+from dlbook.generalization import ConfidenceInterval, accuracy_interval, hoeffding_radius, k_fold_indices  # noqa: E402
+from strategies import seeds  # noqa: E402
+
+FAST = settings(max_examples=40, derandomize=True, database=None, deadline=None,
+                suppress_health_check=[HealthCheck.too_slow])
+levels = st.sampled_from([0.5, 0.9, 0.95, 0.99, 0.999]) | st.floats(0.01, 0.9999)
+SCIPY_METHOD = {"clopper-pearson": "exact", "wilson": "wilson"}
+
+
+@st.composite
+def counts(draw, max_n=3000):
+    """(correct, n): a test set of n examples, correct of them right, the ends 0 and n included."""
+    n = draw(st.integers(1, max_n))
+    return draw(st.sampled_from([0, n]) | st.integers(0, n)), n
+
+
+@FAST
+@given(counts=counts(), level=levels, method=st.sampled_from(["clopper-pearson", "wilson"]))
+def test_accuracy_interval_equals_scipys_proportion_ci(counts, level, method):
+    correct, n = counts
+    ours = accuracy_interval(correct, n, level, method)
+    theirs = stats.binomtest(correct, n).proportion_ci(confidence_level=level, method=SCIPY_METHOD[method])
+    assert isinstance(ours, ConfidenceInterval) and type(ours.low) is float and type(ours.high) is float
+    assert ours.low == pytest.approx(theirs.low, rel=0, abs=1e-12)
+    assert ours.high == pytest.approx(theirs.high, rel=0, abs=1e-12)
+    assert 0.0 <= ours.low <= correct / n <= ours.high <= 1.0
+    assert (ours.low == 0.0) == (correct == 0) and (ours.high == 1.0) == (correct == n)
+
+
+def binomial_coverage(n, ps, level, method):
+    """For each p of ``ps``, P(p in the interval) when C ~ Bin(n, p): exact, a sum over the n + 1 possible counts."""
+    low, high = np.array([accuracy_interval(c, n, level, method) for c in range(n + 1)]).T
+    ps = np.asarray(ps)[:, None]
+    covers = (low <= ps) & (ps <= high)  # (p, count)
+    return (stats.binom.pmf(np.arange(n + 1), n, ps) * covers).sum(axis=1)
+
+
+@pytest.mark.parametrize("n", [1, 7, 30, 100])
+@pytest.mark.parametrize("level", [0.8, 0.95])
+def test_clopper_pearson_covers_the_true_accuracy_at_least_level_for_every_p(n, level):
+    coverage = binomial_coverage(n, np.linspace(0.001, 0.999, 999), level, "clopper-pearson")
+    assert coverage.min() >= level - 1e-12
+
+
+def test_wilson_is_shorter_than_clopper_pearson_and_covers_less_than_level_for_some_p():
+    """Why the default is the exact interval: Wilson's coverage dips below the level (n = 30, 95%)."""
+    n, level = 30, 0.95
+    coverage = binomial_coverage(n, np.linspace(0.01, 0.99, 99), level, "wilson")
+    assert coverage.min() < level - 0.01 < level < coverage.max()
+    for c in range(n + 1):
+        (a, b), (u, v) = accuracy_interval(c, n, level, "wilson"), accuracy_interval(c, n, level)
+        assert b - a < v - u
+
+
+@pytest.mark.parametrize("n", [1, 10, 300])
+@pytest.mark.parametrize("level", [0.9, 0.95, 0.99])
+def test_clopper_pearson_with_no_correct_answer_is_one_minus_a_root(n, level):
+    """c = 0: P_p(C <= 0) = (1 - p)^n = delta/2 gives high = 1 - (delta/2)^(1/n); c = n mirrors it."""
+    high = 1 - ((1 - level) / 2) ** (1 / n)
+    assert accuracy_interval(0, n, level) == pytest.approx((0.0, high), rel=0, abs=1e-14)
+    assert accuracy_interval(n, n, level) == pytest.approx((1 - high, 1.0), rel=0, abs=1e-14)
+
+
+@pytest.mark.parametrize("n", [1, 100, 10_000])
+@pytest.mark.parametrize("level", [0.5, 0.95, 0.999])
+@pytest.mark.parametrize("k", [1, 10, 1000])
+def test_hoeffding_radius_is_the_formula(n, level, k):
+    delta = 1 - level
+    assert hoeffding_radius(n, level, k=k) == pytest.approx(math.sqrt(math.log(2 * k / delta) / (2 * n)), rel=1e-15)
+    assert 2 * k * math.exp(-2 * n * hoeffding_radius(n, level, k=k) ** 2) == pytest.approx(delta, rel=1e-12)  # the bound, inverted
+
+
+def test_hoeffding_radius_grows_with_k_and_level_and_shrinks_with_n():
+    assert hoeffding_radius(1000) == hoeffding_radius(1000, 0.95, k=1)
+    assert hoeffding_radius(1000, k=1) < hoeffding_radius(1000, k=2) < hoeffding_radius(1000, k=100)
+    assert hoeffding_radius(1000, 0.9) < hoeffding_radius(1000, 0.99)
+    assert hoeffding_radius(4000) == pytest.approx(hoeffding_radius(1000) / 2)  # 1 / sqrt(n)
+
+
+@pytest.mark.parametrize("n", [10, 100, 1000])
+@pytest.mark.parametrize("p", [0.5, 0.8, 0.97])
+@pytest.mark.parametrize("level", [0.9, 0.95])
+def test_hoeffding_radius_covers_the_true_accuracy_at_least_level_by_simulation(n, p, level):
+    rng = np.random.default_rng(0)
+    accuracy = rng.binomial(n, p, size=20_000) / n  # 20,000 test sets of n examples
+    coverage = np.mean(np.abs(accuracy - p) <= hoeffding_radius(n, level))
+    assert coverage >= level
+
+
+@pytest.mark.parametrize("shared", [False, True], ids=["independent models", "one test set, correlated models"])
+def test_union_bound_radius_covers_k_models_at_once_where_the_single_radius_does_not(shared):
+    """Reusing a test set: k = 100 models of true accuracies p_j, judged on n = 1000 examples, 2,000 times over."""
+    n, k, level, trials = 1000, 100, 0.95, 2000
+    rng = np.random.default_rng(1)
+    p = np.linspace(0.5, 0.6, k)
+    if shared:  # the models err on the same hard examples: model j is right where the example's difficulty u < p_j
+        u = rng.random((trials, n))
+        first_right = np.searchsorted(p, u, side="right")  # u < p_j exactly for the models j >= first_right
+        per_model = np.stack([np.bincount(row, minlength=k + 1) for row in first_right])
+        accuracy = per_model.cumsum(axis=1)[:, :k] / n
+    else:
+        accuracy = rng.binomial(n, p, size=(trials, k)) / n
+    worst = np.abs(accuracy - p).max(axis=1)  # the model furthest from its truth, per test set
+    assert np.mean(worst <= hoeffding_radius(n, level, k=k)) >= level
+    if not shared:  # independent models: the one-model radius misses some model in about half the test sets
+        assert np.mean(worst <= hoeffding_radius(n, level)) < 0.7
+
+
+@FAST
+@given(n=st.integers(2, 60), k=st.integers(2, 60), seed=st.none() | seeds)
+def test_k_fold_indices_equal_sklearn_kfold_and_partition_the_examples(n, k, seed):
+    from rng_guard import leaves_global_rng_alone
+
+    k = min(k, n)
+    with leaves_global_rng_alone():
+        splits = k_fold_indices(n, k, seed=seed)
+    kfold = KFold(n_splits=k, shuffle=seed is not None, random_state=seed).split(np.zeros(n))
+    assert len(splits) == k
+    counted = np.zeros(n, dtype=int)
+    for (train_idx, val_idx), (sk_train, sk_val) in zip(splits, kfold, strict=True):
+        assert train_idx.dtype == val_idx.dtype == torch.long
+        assert train_idx.tolist() == sk_train.tolist() and val_idx.tolist() == sk_val.tolist()
+        assert sorted(train_idx.tolist() + val_idx.tolist()) == list(range(n))  # train is the complement
+        counted[val_idx.numpy()] += 1
+    assert (counted == 1).all()  # every example is validated on exactly once
+    sizes = [len(val) for _, val in splits]
+    assert sizes == [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+
+
+def test_k_fold_indices_repeat_from_their_seed_and_shuffle_only_with_one():
+    def as_lists(splits):
+        return [(a.tolist(), b.tolist()) for a, b in splits]
+
+    assert as_lists(k_fold_indices(20, 4, seed=3)) == as_lists(k_fold_indices(20, 4, seed=3))
+    assert as_lists(k_fold_indices(20, 4, seed=3)) != as_lists(k_fold_indices(20, 4, seed=4))
+    assert [b.tolist() for _, b in k_fold_indices(6, 3)] == [[0, 1], [2, 3], [4, 5]]
+    x = torch.arange(20.0)
+    train, val = k_fold_indices(20, 4, seed=0)[0]
+    assert x[train].shape == (15,) and x[val].shape == (5,)  # they index a tensor's rows
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: accuracy_interval(5, 0), ValueError, "Invalid n: 0"),
+    (lambda: accuracy_interval(-1, 10), ValueError, r"Invalid correct: -1 \(expected an integer in \[0, 10\]\)"),
+    (lambda: accuracy_interval(11, 10), ValueError, "Invalid correct: 11"),
+    (lambda: accuracy_interval(5.0, 10), TypeError, "Invalid correct: 5.0"),
+    (lambda: accuracy_interval(5, 10.0), TypeError, "Invalid n: 10.0"),
+    (lambda: accuracy_interval(5, 10, level=0.0), ValueError, "Invalid level: 0.0"),
+    (lambda: accuracy_interval(5, 10, level=1.0), ValueError, "Invalid level: 1.0"),
+    (lambda: accuracy_interval(5, 10, level=95), ValueError, "Invalid level: 95"),
+    (lambda: accuracy_interval(5, 10, level="0.95"), TypeError, "Invalid level: '0.95'"),
+    (lambda: accuracy_interval(5, 10, method="exact"), ValueError, "Invalid method: 'exact'"),
+    (lambda: hoeffding_radius(0), ValueError, "Invalid n: 0"),
+    (lambda: hoeffding_radius(100, level=1.5), ValueError, "Invalid level: 1.5"),
+    (lambda: hoeffding_radius(100, level=float("nan")), ValueError, "Invalid level: nan"),
+    (lambda: hoeffding_radius(100, k=0), ValueError, "Invalid k: 0"),
+    (lambda: hoeffding_radius(100, k=2.0), TypeError, "Invalid k: 2.0"),
+    (lambda: k_fold_indices(10, 1), ValueError, "Invalid k: 1"),
+    (lambda: k_fold_indices(3, 4), ValueError, "Invalid k: 4"),
+    (lambda: k_fold_indices(1, 2), ValueError, "Invalid n: 1"),
+    (lambda: k_fold_indices(10, 2.0), TypeError, "Invalid k: 2.0"),
+    (lambda: k_fold_indices(10, 2, seed=-1), ValueError, "Invalid seed: -1"),
+    (lambda: k_fold_indices(10, 2, seed=1.5), TypeError, "Invalid seed: 1.5"),
+])
+def test_test_set_tools_reject_bad_arguments(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

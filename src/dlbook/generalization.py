@@ -24,17 +24,30 @@ training error, the validation error on fresh points, and the population risk
 (computed on a fine grid), so that the degree a validation set would choose can be
 followed as the training set grows.
 
+How far to trust a test accuracy (chapter 13): a test set of :math:`n` examples the
+model never saw makes the number of correct answers a binomial draw,
+:math:`C \sim \mathrm{Bin}(n, p)` with :math:`p` the true accuracy.
+:func:`accuracy_interval` gives the exact (Clopper–Pearson) or Wilson confidence
+interval for :math:`p`; :func:`hoeffding_radius` the distribution-free radius
+:math:`\varepsilon` of :math:`|C/n - p| \le \varepsilon`, and how it grows when the
+same test set judges :math:`k` models (what reusing a test set costs).
+:func:`k_fold_indices` splits :math:`n` examples into the folds of K-fold
+cross-validation, the same splits as scikit-learn's ``KFold``.
+
 Taught in chapter 6 (Overfitting and underfitting) and chapter 13 (Generalization).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NamedTuple
 
+import numpy as np
 import torch
 
-from dlbook.validation import check_int, check_real, check_seed, check_tensor
+from dlbook.validation import check_choice, check_int, check_real, check_seed, check_tensor
 
 
 def polynomial_features(x: torch.Tensor, degree: int) -> torch.Tensor:
@@ -292,17 +305,209 @@ def degree_sweep(
     return DegreeSweep(n_train, float(noise_std), tuple(train), tuple(val), tuple(risk))
 
 
+class ConfidenceInterval(NamedTuple):
+    r"""A confidence interval :math:`[\text{low}, \text{high}]` for a proportion (it unpacks as a pair)."""
+
+    low: float
+    high: float
+
+
+def accuracy_interval(correct: int, n: int, level: float = 0.95, method: str = "clopper-pearson") -> ConfidenceInterval:
+    r"""A confidence interval for the true accuracy :math:`p`, from ``correct`` right answers on ``n`` test examples.
+
+    On a test set drawn independently of the model, the number of correct answers is
+    binomial, :math:`C \sim \mathrm{Bin}(n, p)`. With :math:`\delta = 1 - \text{level}`
+    and :math:`c` the observed count:
+
+    * ``"clopper-pearson"`` (exact): the :math:`p` not rejected by either one-sided
+      binomial test at level :math:`\delta/2`,
+
+      .. math::
+          P_{p_{\text{low}}}(C \ge c) = \tfrac{\delta}{2}, \qquad
+          P_{p_{\text{high}}}(C \le c) = \tfrac{\delta}{2},
+
+      that is, the quantiles of beta distributions
+      :math:`p_{\text{low}} = B^{-1}(\tfrac{\delta}{2};\, c,\, n - c + 1)` and
+      :math:`p_{\text{high}} = B^{-1}(1 - \tfrac{\delta}{2};\, c + 1,\, n - c)`, with
+      :math:`p_{\text{low}} = 0` when :math:`c = 0` and :math:`p_{\text{high}} = 1` when
+      :math:`c = n`. Its coverage is at least ``level`` for every :math:`p` and :math:`n`
+      (it is conservative: usually more).
+    * ``"wilson"``: the :math:`p` with :math:`|\hat p - p| \le z \sqrt{p(1 - p)/n}`,
+      :math:`\hat p = c/n` and :math:`z = \Phi^{-1}(1 - \delta/2)` the normal quantile:
+
+      .. math::
+          \frac{\hat p + \frac{z^2}{2n} \pm \frac{z}{\sqrt n}\sqrt{\hat p(1 - \hat p) + \frac{z^2}{4n}}}{1 + \frac{z^2}{n}},
+
+      shorter, with coverage close to ``level`` on average but below it for some :math:`p`.
+
+    Both equal :func:`scipy.stats.binomtest` ``(correct, n).proportion_ci(level, method)``
+    (methods ``"exact"`` and ``"wilson"``) to about 1e-12; scipy finds the exact limits
+    by root-finding, these are the beta quantiles.
+
+    Args:
+        correct: :math:`c`, the number of correct predictions, in :math:`[0, n]`.
+        n: the number of test examples (≥ 1).
+        level: the confidence level :math:`1 - \delta`, in :math:`(0, 1)`.
+        method: ``"clopper-pearson"`` or ``"wilson"``.
+
+    Returns: a :class:`ConfidenceInterval` ``(low, high)``.
+
+    Taught in chapter 13 (Generalization).
+
+    >>> low, high = accuracy_interval(90, 100)          # 90% on 100 examples
+    >>> round(low, 4), round(high, 4)
+    (0.8238, 0.951)
+    >>> [round(v, 4) for v in accuracy_interval(9000, 10_000)]   # 90% on 10,000: ten times narrower
+    [0.894, 0.9058]
+    >>> accuracy_interval(0, 20, method="wilson").low
+    0.0
+    >>> accuracy_interval(101, 100)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid correct: 101 (expected an integer in [0, 100])
+    """
+    n = check_int("n", n, low=1)
+    c = check_int("correct", correct, low=0, high=n)
+    level = check_real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    check_choice("method", method, ("clopper-pearson", "wilson"))
+    from scipy import stats  # imported here, as in dlbook.claims: ``import dlbook`` stays quick
+
+    delta = 1.0 - level
+    if method == "clopper-pearson":
+        low = 0.0 if c == 0 else float(stats.beta.ppf(delta / 2, c, n - c + 1))
+        high = 1.0 if c == n else float(stats.beta.ppf(1 - delta / 2, c + 1, n - c))
+        return ConfidenceInterval(low, high)
+    z = float(stats.norm.ppf(1 - delta / 2))
+    p_hat = c / n
+    center = (p_hat + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / math.sqrt(n) * math.sqrt(p_hat * (1 - p_hat) + z**2 / (4 * n)) / (1 + z**2 / n)
+    return ConfidenceInterval(0.0 if c == 0 else center - half, 1.0 if c == n else center + half)
+
+
+def hoeffding_radius(n: int, level: float = 0.95, *, k: int = 1) -> float:
+    r"""The :math:`\varepsilon` with :math:`|\text{test accuracy} - \text{true accuracy}| \le \varepsilon` at confidence ``level``, for ``k`` models.
+
+    A test accuracy is a mean of :math:`n` independent values in :math:`[0, 1]` (1 for a
+    correct answer), so Hoeffding's inequality bounds its distance from its expectation,
+    the true accuracy :math:`p`, whatever the distribution:
+
+    .. math::
+        P\big(|\hat p - p| \ge \varepsilon\big) \le 2 e^{-2 n \varepsilon^2}
+        \quad\Longrightarrow\quad
+        \varepsilon = \sqrt{\frac{\ln(2/\delta)}{2n}}, \qquad \delta = 1 - \text{level}.
+
+    This holds for *one* model fixed before the test set was looked at. Judge
+    :math:`k` models on the same test set (or one model revised :math:`k` times after
+    looking at its test score) and keep the best, and the guarantee must cover all
+    :math:`k` at once; the union bound spends :math:`\delta/k` on each:
+
+    .. math::
+        P\big(\max_{j \le k} |\hat p_j - p_j| \ge \varepsilon\big) \le 2k\, e^{-2 n \varepsilon^2}
+        \quad\Longrightarrow\quad
+        \varepsilon_k = \sqrt{\frac{\ln(2k/\delta)}{2n}}.
+
+    The radius grows only like :math:`\sqrt{\ln k}`, but it grows: a test set reused
+    for a hundred decisions certifies less than one used once. Equivalently, a radius
+    :math:`\varepsilon` needs :math:`n \ge \ln(2k/\delta) / (2\varepsilon^2)` examples.
+
+    Args:
+        n: the number of test examples (≥ 1).
+        level: the confidence level :math:`1 - \delta`, in :math:`(0, 1)`.
+        k: the number of models (or evaluations) the test set judges (≥ 1).
+
+    Returns: :math:`\varepsilon_k`, a float (it may exceed 1 for tiny :math:`n`, a bound
+    that says nothing).
+
+    Taught in chapter 13 (Generalization).
+
+    >>> round(hoeffding_radius(10_000), 4)          # one model, 95%: within 1.4 points
+    0.0136
+    >>> round(hoeffding_radius(10_000, k=100), 4)   # the best of 100 models judged on it: 2 points
+    0.0204
+    >>> hoeffding_radius(10_000, level=1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid level: 1.0 (expected a number in (0, 1))
+    """
+    n = check_int("n", n, low=1)
+    level = check_real("level", level, low=0.0, high=1.0, low_open=True, high_open=True)
+    k = check_int("k", k, low=1)
+    delta = 1.0 - level
+    return math.sqrt(math.log(2 * k / delta) / (2 * n))
+
+
+def k_fold_indices(n: int, k: int, *, seed: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    r"""The ``k`` (training, validation) index splits of K-fold cross-validation of ``n`` examples.
+
+    The indices :math:`0, \dots, n - 1`, shuffled when a ``seed`` is given, are cut into
+    :math:`k` consecutive folds of nearly equal size: the first :math:`n \bmod k` folds
+    hold :math:`\lfloor n/k \rfloor + 1` indices, the others :math:`\lfloor n/k \rfloor`.
+    Split :math:`j` validates on fold :math:`j` and trains on the other :math:`k - 1`, so
+    every example is validated on exactly once, by a model that did not train on it, and
+    the :math:`k` validation scores average to the cross-validation estimate.
+
+    These are exactly the splits of scikit-learn's
+    ``KFold(n_splits=k, shuffle=seed is not None, random_state=seed).split(range(n))``:
+    the shuffle is NumPy's ``RandomState(seed).permutation(n)``, the one ``KFold``
+    makes, from a generator of its own (the global generators are left alone); both
+    index tensors are sorted, as scikit-learn's.
+
+    Args:
+        n: the number of examples (≥ k).
+        k: the number of folds (≥ 2).
+        seed: ``None`` for folds of consecutive indices (no shuffle), or an integer in
+            :math:`[0, 2^{32})` for shuffled folds.
+
+    Returns: a list of ``k`` pairs ``(train_idx, val_idx)`` of ``torch.long`` tensors,
+    ready to index the rows of a dataset's tensors.
+
+    Taught in chapter 13 (Generalization).
+
+    >>> for train_idx, val_idx in k_fold_indices(5, 2):     # folds of 3 and 2
+    ...     print(train_idx.tolist(), val_idx.tolist())
+    [3, 4] [0, 1, 2]
+    [0, 1, 2] [3, 4]
+    >>> [len(val) for _, val in k_fold_indices(10, 3, seed=0)]
+    [4, 3, 3]
+    >>> k_fold_indices(3, 4)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid k: 4 (expected an integer in [2, 3]: at most one fold per example)
+    """
+    n = check_int("n", n, low=2)
+    k = check_int("k", k, low=2)
+    if k > n:
+        raise ValueError(f"Invalid k: {k} (expected an integer in [2, {n}]: at most one fold per example)")
+    if seed is None:
+        order = np.arange(n)
+    else:
+        order = np.random.RandomState(check_seed(seed)).permutation(n)  # KFold's shuffle, from its own generator
+    sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+    splits, start = [], 0
+    for size in sizes:
+        in_fold = np.zeros(n, dtype=bool)
+        in_fold[order[start : start + size]] = True
+        start += size
+        train_idx, val_idx = np.flatnonzero(~in_fold), np.flatnonzero(in_fold)  # both sorted
+        splits.append((torch.from_numpy(train_idx).long(), torch.from_numpy(val_idx).long()))
+    return splits
+
+
 def _check_degree(degree) -> None:
     check_int("degree", degree, low=0)
 
 
 __all__ = [
+    "accuracy_interval",
     "BiasVariance",
     "bias_variance_experiment",
+    "ConfidenceInterval",
     "decompose",
     "degree_sweep",
     "DegreeSweep",
     "fit_polynomial",
+    "hoeffding_radius",
+    "k_fold_indices",
     "polynomial_features",
     "predict_polynomial",
 ]
