@@ -463,3 +463,173 @@ def test_clip_grad_norm_differs_from_torch_it_has_no_foreach_argument():
     torch.nn.utils.clip_grad_norm_([p], 1.0, foreach=False)
     with pytest.raises(TypeError, match="foreach"):
         clip_grad_norm([p], 1.0, foreach=False)
+
+
+# --- hessian_top_eigenvalue: power iteration against the full Hessian's eigenvalues ---
+
+from hypothesis import assume  # noqa: E402
+
+from dlbook.gradients import hessian_top_eigenvalue  # noqa: E402
+from rng_guard import leaves_global_rng_alone  # noqa: E402
+
+
+def largest_magnitude(eigenvalues: torch.Tensor) -> float:
+    return eigenvalues[eigenvalues.abs().argmax()].item()
+
+
+def symmetric_with_eigenvalues(eigenvalues, seed):
+    """Q diag(eigenvalues) Q^T with a random orthogonal Q, in float64."""
+    n = len(eigenvalues)
+    q, _ = torch.linalg.qr(torch.randn(n, n, dtype=torch.float64, generator=torch.Generator().manual_seed(seed)))
+    return q @ torch.diag(torch.tensor(eigenvalues, dtype=torch.float64)) @ q.T
+
+
+@pytest.mark.parametrize("eigenvalues", [[5.0, 3.0, 1.0, 0.5], [4.0, 2.0], [-6.0, 2.0, 1.0], [7.0, -3.0, 0.0, 0.0, 1e-3],
+                                         [2.5], [1e-4, 5e-5], [3.0, 3.0, 1.0]])
+@pytest.mark.parametrize("seed", range(2))
+def test_hessian_top_eigenvalue_of_a_quadratic_is_the_matrix_largest_magnitude_eigenvalue(eigenvalues, seed):
+    a = symmetric_with_eigenvalues(eigenvalues, seed)
+    x = torch.randn(len(eigenvalues), dtype=torch.float64, requires_grad=True)
+    top = hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], iters=500, tol=1e-15)
+    expected = largest_magnitude(torch.linalg.eigvalsh(a))
+    assert top.value == pytest.approx(expected, rel=1e-12)
+    v = top.vector[0]
+    assert v.dtype == torch.float64 and v.norm().item() == pytest.approx(1.0, rel=1e-12)
+    torch.testing.assert_close(a @ v, expected * v, rtol=0, atol=1e-6 * abs(expected))
+
+
+def flat_hessian(model, loss_of_output):
+    """The full Hessian of loss_of_output(model(...)) w.r.t. all parameters as one vector (torch.autograd.functional)."""
+    names, params = zip(*model.named_parameters())
+    shapes_, sizes = [p.shape for p in params], [p.numel() for p in params]
+
+    def loss_of_flat(flat):
+        pieces = dict(zip(names, (t.view(s) for t, s in zip(flat.split(sizes), shapes_))))
+        return loss_of_output(torch.func.functional_call(model, pieces, ()))
+
+    flat = torch.cat([p.detach().flatten() for p in params])
+    return torch.autograd.functional.hessian(loss_of_flat, flat)
+
+
+class TinyNet(nn.Module):
+    def __init__(self, x):
+        super().__init__()
+        self.x = x
+        self.hidden, self.out = nn.Linear(3, 4), nn.Linear(4, 2)
+
+    def forward(self):
+        return self.out(torch.tanh(self.hidden(self.x)))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_hessian_top_eigenvalue_of_a_small_network_matches_the_full_hessian_in_float64(seed):
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    net = TinyNet(torch.randn(8, 3, dtype=torch.float64, generator=g)).double()
+    y = torch.randint(0, 2, (8,), generator=g)
+    loss_of_output = lambda out: nn.functional.cross_entropy(out, y)  # noqa: E731
+    h = flat_hessian(net, loss_of_output)
+    expected = largest_magnitude(torch.linalg.eigvalsh(h))
+    top = hessian_top_eigenvalue(lambda: loss_of_output(net()), net.parameters(), iters=5000, tol=1e-14)
+    assert top.value == pytest.approx(expected, rel=1e-9)
+    v = torch.cat([t.flatten() for t in top.vector])
+    assert (h @ v - expected * v).norm().item() < 1e-4 * abs(expected)
+
+
+def test_hessian_top_eigenvalue_spans_several_parameters_as_one_vector_and_takes_any_layout():
+    a = symmetric_with_eigenvalues([9.0, -4.0, 2.0, 1.0, 0.5, 0.25], seed=5)
+    w = torch.randn(3, 1, dtype=torch.float64).t().requires_grad_()  # (1, 3), not contiguous
+    b = torch.randn(3, dtype=torch.float64)[::1].requires_grad_()
+    unused = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+
+    def loss():
+        z = torch.cat([w.flatten(), b])
+        return 0.5 * z @ a @ z
+
+    top = hessian_top_eigenvalue(loss, [w, b, unused], iters=500, tol=1e-15)
+    assert top.value == pytest.approx(9.0, rel=1e-12)
+    assert [t.shape for t in top.vector] == [w.shape, b.shape, unused.shape] and top.vector[2].abs().max() < 1e-8
+
+
+def test_hessian_top_eigenvalue_in_float32_is_close_to_float64s():
+    a = symmetric_with_eigenvalues([3.0, 1.0, -0.5], seed=1)
+    x = torch.randn(3, requires_grad=True)
+    a32 = a.float()
+    top = hessian_top_eigenvalue(lambda: 0.5 * x @ a32 @ x, x, iters=200, tol=1e-7)
+    assert top.vector[0].dtype == torch.float32 and top.value == pytest.approx(3.0, rel=1e-5)
+
+
+def test_hessian_top_eigenvalue_of_a_loss_linear_in_the_parameters_is_zero():
+    w = torch.ones(4, requires_grad=True)
+    top = hessian_top_eigenvalue(lambda: (w * torch.arange(4.0)).sum(), [w])
+    assert top.value == 0.0 and top.iterations == 1
+
+
+def test_hessian_top_eigenvalue_stops_early_at_tol_and_at_zero_tol_only_once_lambda_stops_changing():
+    a = symmetric_with_eigenvalues([4.0, 2.0, 1.0], seed=0)
+    x = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    assert hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], iters=200, tol=1e-6).iterations < 30
+    assert hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], iters=12, tol=0).iterations == 12
+
+
+def test_hessian_top_eigenvalue_leaves_every_grad_as_it_was_and_works_under_no_grad():
+    torch.manual_seed(0)
+    net = TinyNet(torch.randn(5, 3))
+    net.hidden.weight.grad = torch.full_like(net.hidden.weight, 0.5)
+    kept = net.hidden.weight.grad
+    loss = lambda: net().pow(2).mean()  # noqa: E731
+    with torch.no_grad():
+        value = hessian_top_eigenvalue(loss, net.parameters()).value
+    assert value == hessian_top_eigenvalue(loss, net.parameters()).value
+    assert net.hidden.weight.grad is kept and torch.equal(kept, torch.full_like(kept, 0.5))
+    assert all(p.grad is None for name, p in net.named_parameters() if name != "hidden.weight")
+
+
+def test_hessian_top_eigenvalue_draws_from_its_own_generator_only():
+    a = symmetric_with_eigenvalues([4.0, 2.0, 1.0], seed=0)
+    x = torch.randn(3, dtype=torch.float64, requires_grad=True)
+    with leaves_global_rng_alone():
+        first = hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], seed=3)
+    again = hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], seed=3)
+    other = hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], seed=4)
+    assert first.value == again.value and torch.equal(first.vector[0], again.vector[0])
+    assert other.value == pytest.approx(first.value, rel=1e-5) and not torch.equal(other.vector[0], first.vector[0])
+
+
+_x3 = torch.ones(3, dtype=torch.float64, requires_grad=True)
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda: hessian_top_eigenvalue(0.5, [_x3]), TypeError, "loss_fn"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3 * 2, [_x3]), ValueError, "loss_fn"),
+    (lambda: hessian_top_eigenvalue(lambda: 1.0, [_x3]), ValueError, "loss_fn"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), []), ValueError, "params"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), 3), TypeError, "params"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [_x3, "w"]), TypeError, "params"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [torch.ones(3)]), ValueError, "params"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [torch.ones(3, dtype=torch.long)]), TypeError, "params"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [_x3], iters=0), ValueError, "iters"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [_x3], iters=2.0), TypeError, "iters"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [_x3], tol=-1e-3), ValueError, "tol"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [_x3], seed=-1), ValueError, "seed"),
+    (lambda: hessian_top_eigenvalue(lambda: _x3.sum(), [_x3], seed=0.5), TypeError, "seed"),
+])
+def test_hessian_top_eigenvalue_rejects_bad_arguments(call, error, match):
+    with pytest.raises(error, match=f"Invalid {match}"):
+        call()
+
+
+@settings(FAST, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(n=st.integers(1, 6), data=st.data())
+def test_property_hessian_top_eigenvalue_of_a_drawn_quadratic_is_eigvalshs_largest_magnitude(n, data):
+    """½ xᵀAx for a drawn symmetric A (Hessian A everywhere): power iteration finds eigvalsh's eigenvalue of largest
+    magnitude to 1e-6 relative, whenever the second largest magnitude is at most 0.9 of it."""
+    entries = data.draw(st.lists(st.floats(-10, 10), min_size=n * n, max_size=n * n))
+    m = torch.tensor(entries, dtype=torch.float64).view(n, n)
+    a = (m + m.T) / 2
+    magnitudes = torch.linalg.eigvalsh(a).abs().sort(descending=True).values
+    assume(magnitudes[0] > 1e-3 and (n == 1 or magnitudes[1] <= 0.9 * magnitudes[0]))
+    x = torch.tensor(data.draw(st.lists(st.floats(-3, 3), min_size=n, max_size=n)), dtype=torch.float64,
+                     requires_grad=True)
+    top = hessian_top_eigenvalue(lambda: 0.5 * x @ a @ x, [x], iters=1000, tol=1e-12, seed=data.draw(seeds))
+    assert top.value == pytest.approx(largest_magnitude(torch.linalg.eigvalsh(a)), rel=1e-6)

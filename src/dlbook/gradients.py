@@ -1,17 +1,19 @@
 """Gradients: computing them without autograd, following them downhill, measuring them in deep nets, clipping them.
 
-Taught in chapter 01 (Gradients).
+Taught in chapter 01 (Gradients); :func:`hessian_top_eigenvalue`, the curvature behind
+the step-size limit :math:`\\eta < 2/L`, in chapter 09 (Learning rate).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
-from dlbook.validation import check_floating, check_int, check_real
+from dlbook.validation import check_floating, check_int, check_real, check_seed
 
 
 def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -247,3 +249,139 @@ def clip_grad_norm(parameters, max_norm: float, norm_type: float | str = 2.0, er
     for g in grads:
         g.mul_(factor.to(g.device, g.dtype))
     return total
+
+
+class HessianEigenpair(NamedTuple):
+    """What :func:`hessian_top_eigenvalue` returns."""
+
+    #: :math:`\lambda`, the Hessian's eigenvalue of largest magnitude (its sign kept).
+    value: float
+    #: :math:`v`, a unit eigenvector for it, one tensor shaped like each parameter.
+    vector: list[torch.Tensor]
+    #: The number of Hessian-vector products computed.
+    iterations: int
+
+
+def hessian_top_eigenvalue(
+    loss_fn: Callable[[], torch.Tensor], params, *, iters: int = 50, tol: float = 1e-6, seed: int = 0
+) -> HessianEigenpair:
+    r"""The Hessian's eigenvalue of largest magnitude, by power iteration on Hessian-vector products.
+
+    For a loss :math:`L(\theta)` with Hessian :math:`H = \nabla^2 L(\theta)` (all
+    parameters as one vector), start from a random unit vector :math:`v_0` and repeat
+
+    .. math::
+
+        w = H v_k, \qquad \lambda_k = v_k^\top w \ \text{(the Rayleigh quotient)}, \qquad v_{k+1} = w / \lVert w \rVert.
+
+    :math:`H` is never formed: :math:`Hv = \nabla_\theta (\nabla_\theta L \cdot v)` costs
+    one more backward pass through the graph of the gradient (autograd's double
+    backward, ``create_graph=True``). Writing :math:`v_0` in an orthonormal eigenbasis
+    of the symmetric :math:`H`, each product multiplies the component along eigenvalue
+    :math:`\lambda_i` by :math:`\lambda_i`, so :math:`v_k` turns towards the eigenvector
+    of the largest :math:`|\lambda|` (the "top" eigenvalue, as PyHessian and the
+    sharpness literature call it), the others shrinking like :math:`|\lambda_2/\lambda_1|^k`;
+    the Rayleigh quotient's error shrinks like :math:`|\lambda_2/\lambda_1|^{2k}`. It
+    finds the largest *magnitude*: at a saddle or maximum where the most negative
+    eigenvalue dominates, :math:`\lambda` is negative. Iteration stops when two
+    successive quotients differ by at most ``tol`` relative to the latest, or after
+    ``iters`` products: the value is then typically within a few ``tol`` (relative) of
+    :math:`\lambda_1`, the vector within about :math:`\sqrt{\text{tol}}` of the eigenvector.
+    With :math:`\lambda_1 = -\lambda_2` (equal magnitudes, opposite signs) it does not
+    converge; with a tiny gap, it converges slowly.
+
+    For gradient descent on a quadratic with largest curvature :math:`L = \lambda_1 > 0`,
+    the iteration diverges along the top eigenvector exactly when :math:`\eta > 2/L`;
+    near a minimum of any smooth loss the same holds locally.
+
+    ``loss_fn`` is called once (a dropout mask it draws is then fixed for every
+    product); the gradients come from :func:`torch.autograd.grad`, so every
+    parameter's ``.grad`` is left as it was. The start vector is drawn from a
+    :class:`torch.Generator` of its own seeded with ``seed``; the global generators are
+    left alone.
+
+    Taught in chapter 09 (Learning rate).
+
+    Args:
+        loss_fn: a function of no arguments returning the scalar loss, computed from
+            ``params`` (as a :mod:`torch.optim` closure, without the ``backward``).
+        params: a tensor or an iterable of tensors that require gradients (e.g.
+            ``model.parameters()``), floating point. A parameter the loss does not
+            depend on contributes rows and columns of zeros to :math:`H`.
+        iters: the most Hessian-vector products to compute, :math:`\ge 1`.
+        tol: the relative change of :math:`\lambda` at which to stop, :math:`\ge 0`
+            (``0``: stop only when it no longer changes at all).
+        seed: seeds the generator drawing :math:`v_0`.
+
+    Returns:
+        A :class:`HessianEigenpair` ``(value, vector, iterations)``; ``value`` is 0.0
+        when :math:`H v_0 = 0` (a loss linear in the parameters, say).
+
+    >>> x = torch.tensor([1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    >>> A = torch.tensor([[3.0, 1.0], [1.0, 3.0]], dtype=torch.float64)   # eigenvalues 4 and 2
+    >>> top = hessian_top_eigenvalue(lambda: 0.5 * x @ A @ x, [x], tol=1e-12)   # the Hessian of x'Ax/2 is A
+    >>> round(top.value, 6), [round(abs(c), 4) for c in top.vector[0].tolist()]
+    (4.0, [0.7071, 0.7071])
+    >>> hessian_top_eigenvalue(lambda: 0.5 * x @ A @ x, [x], iters=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid iters: 0 (expected a positive integer)
+    """
+    if not callable(loss_fn):
+        raise TypeError(f"Invalid loss_fn: {type(loss_fn).__name__} (expected a function of no arguments returning the loss)")
+    params = _parameters_requiring_grad(params)
+    iters = check_int("iters", iters, low=1)
+    tol = check_real("tol", tol, low=0.0, finite=True)
+    generator = torch.Generator().manual_seed(check_seed(seed))  # its own generator: the global ones are left alone
+
+    with torch.enable_grad():
+        loss = loss_fn()
+        if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+            what = f"shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else type(loss).__name__
+            raise ValueError(f"Invalid loss_fn: returned {what} (expected a scalar tensor)")
+        grads = torch.autograd.grad(loss.reshape(()), params, create_graph=True, allow_unused=True)
+    # Only gradients that still depend on the parameters have a Hessian block; the others' rows are zero.
+    live = [i for i, g in enumerate(grads) if g is not None and g.requires_grad]
+
+    def hessian_times(v: list[torch.Tensor]) -> list[torch.Tensor]:
+        if not live:
+            return [torch.zeros_like(p) for p in params]
+        hv = torch.autograd.grad([grads[i] for i in live], params, grad_outputs=[v[i] for i in live],
+                                 retain_graph=True, allow_unused=True)
+        return [torch.zeros_like(p) if h is None else h.detach() for p, h in zip(params, hv)]
+
+    def dot(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+        return sum(float((x * y).sum()) for x, y in zip(a, b))
+
+    v = [torch.randn(p.shape, generator=generator, dtype=p.dtype).to(p.device) for p in params]
+    norm = math.sqrt(dot(v, v))
+    v = [x / norm for x in v]
+    value = 0.0
+    for k in range(1, iters + 1):
+        hv = hessian_times(v)
+        previous, value = value, dot(v, hv)
+        hv_norm = math.sqrt(dot(hv, hv))
+        if hv_norm == 0.0:  # H v = 0: v lies in H's null space
+            return HessianEigenpair(0.0, v, k)
+        if k > 1 and abs(value - previous) <= tol * abs(value):
+            return HessianEigenpair(value, v, k)
+        v = [x / hv_norm for x in hv]
+    return HessianEigenpair(value, v, iters)
+
+
+def _parameters_requiring_grad(params) -> list[torch.Tensor]:
+    if isinstance(params, torch.Tensor):
+        params = [params]
+    try:
+        params = list(params)
+    except TypeError as exc:
+        raise TypeError(f"Invalid params: {type(params).__name__} (expected a tensor or an iterable of tensors)") from exc
+    if not params:
+        raise ValueError("Invalid params: empty (expected at least one tensor)")
+    for p in params:
+        if not isinstance(p, torch.Tensor):
+            raise TypeError(f"Invalid params: holds a {type(p).__name__} (expected tensors)")
+        check_floating("params", p)
+        if not p.requires_grad:
+            raise ValueError(f"Invalid params: a tensor of shape {tuple(p.shape)} does not require grad")
+    return params
