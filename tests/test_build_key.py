@@ -94,3 +94,13 @@ def test_a_source_in_a_subpackage_changes_the_key(repo):
     sub.mkdir()
     (sub / "module.py").write_text("x = 1\n", encoding="utf-8")
     assert build.build_inputs(repo)["sources"] != base
+
+
+def test_the_parallel_executor_spawns_its_pool_workers_and_restores_the_start_method():
+    """jupyter-cache's Pool() forks by default on Linux; a forked worker can inherit a held lock and hang."""
+    import multiprocessing
+
+    before = multiprocessing.get_start_method(allow_none=True)
+    with build._spawned_pool_workers():
+        assert multiprocessing.get_start_method() == "spawn"  # what multiprocessing.Pool() now uses
+    assert multiprocessing.get_start_method(allow_none=True) == before

@@ -414,9 +414,35 @@ def execute_in_parallel(repo: str | Path = ".", *, timeout: int | None = None) -
     executor = load_executor("temp-parallel", cache=cache, logger=logger)
     # One kernel per core, each with one thread: two-thread kernels side by side on two
     # cores spend their time spinning in OpenMP barriers instead of computing.
-    with single_threaded_kernels():
+    with single_threaded_kernels(), _spawned_pool_workers():
         result = executor.run_and_cache(timeout=timeout, allow_errors=False)
     return {"succeeded": len(result.succeeded), "excepted": len(result.excepted), "errored": len(result.errored)}
+
+
+class _spawned_pool_workers:
+    """While active, ``multiprocessing.Pool()`` starts its workers fresh (``spawn``) instead of forking this process.
+
+    jupyter-cache's parallel executor makes its pool with the default start method, which
+    is ``fork`` on Linux: each worker inherits this process's open connection to the
+    cache's SQLite database and any lock another thread held at that moment. A worker
+    that inherits a held lock waits on it forever, and the pool never finishes (seen
+    once in a CI run: one worker asleep on a futex from its first second, the other
+    executing every chapter alone). A spawned worker starts from a clean interpreter
+    and opens its own connection.
+    """
+
+    def __enter__(self):
+        import multiprocessing
+
+        self.previous = multiprocessing.get_start_method(allow_none=True)
+        multiprocessing.set_start_method("spawn", force=True)
+        return self
+
+    def __exit__(self, *exc):
+        import multiprocessing
+
+        multiprocessing.set_start_method(self.previous, force=True)
+        return False
 
 
 #: The PDF edition, as ``make pdf`` writes it, and the copy beside the HTML book that its pages link.
