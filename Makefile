@@ -36,8 +36,8 @@ pdf: $(VENV)/.installed
 
 # Unit tests, the build-failure drills, and every doctest (Sybil), on as many workers as
 # there are cores (pytest-xdist), a whole test file per worker; the files that build the
-# book or run every chapter form two units (conftest.py's BUILD_TEST_UNITS), each in one
-# worker, so at most two kernels of each run at once.
+# book or run every chapter share one worker (conftest.py's BUILD_TEST_FILES), so at most
+# two kernels of theirs run at once.
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -n auto
 

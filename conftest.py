@@ -40,30 +40,24 @@ def pytest_terminal_summary(terminalreporter):
     terminalreporter.write_line(f"Sybil examples run: {total} from {len(files)} files ({detail})")
 
 
-#: The test files that build the book or run every chapter, in two units: under pytest-xdist
-#: each unit runs in one worker, its files one after another, so at most two kernels of each
-#: unit run at once (four in all), and the unit tests and doctests fill the gaps.
-BUILD_TEST_UNITS = {
-    "test_drills.py": "the clean builds on the digits",
-    "test_visible_code.py": "the chapter runs",
-    "test_readme.py": "the chapter runs",
-}
+#: The test files that build the book or run every chapter: under pytest-xdist they run in one
+#: worker, one after another, so at most two of their kernels run at once.
+BUILD_TEST_FILES = frozenset({"test_drills.py", "test_visible_code.py", "test_readme.py"})
 
 
 def pytest_xdist_make_scheduler(config, log):
-    """Under pytest-xdist (``make test``: ``-n auto``), hand out whole files; the build tests in two units.
+    """Under pytest-xdist (``make test``: ``-n auto``), hand out whole files, the build tests as one.
 
     Each file's tests run in one worker, as with ``--dist loadfile``: a file's doctests share
     one namespace (an import in one example serves the next) and a module fixture is built
-    once. The files of :data:`BUILD_TEST_UNITS` are grouped as it says, so that the two
-    longest units (the drills' clean builds, and the visible-code and README chapter runs)
-    start at once in different workers instead of queuing behind each other.
+    once. The files of :data:`BUILD_TEST_FILES` form one unit, so they run one after another
+    in a single worker while the other workers take the unit tests and doctests.
     """
     from xdist.scheduler import LoadScopeScheduling
 
-    class WholeFilesBuildUnits(LoadScopeScheduling):
+    class WholeFilesBuildsTogether(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             path = nodeid.split("::", 1)[0]
-            return BUILD_TEST_UNITS.get(path.rsplit("/", 1)[-1], path)
+            return "the book builds" if path.rsplit("/", 1)[-1] in BUILD_TEST_FILES else path
 
-    return WholeFilesBuildUnits(config, log)
+    return WholeFilesBuildsTogether(config, log)
