@@ -118,13 +118,8 @@ def assert_same_forward_and_backward(ours, theirs, x, upstream):
         torch.testing.assert_close(p.grad, q.grad, msg=name)
 
 
-@pytest.mark.parametrize("shape", [(16, 5), (8, 5, 3)])
-@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
-@pytest.mark.parametrize("affine", [True, False])
-@pytest.mark.parametrize("eps", [1e-5, 0.1])
-def test_batch_norm_matches_torch_in_train_and_eval_over_many_steps(shape, momentum, affine, eps):
-    torch.manual_seed(0)
-    ours, theirs = twin_batch_norms(shape[1], momentum=momentum, affine=affine, eps=eps)
+def six_train_and_eval_steps_match(ours, theirs, shape):
+    """Six training steps, each followed by an evaluation, in float64: outputs, gradients and running state equal."""
     for step in range(6):
         x = 3.0 * torch.randn(shape, dtype=torch.float64) + 2.0
         upstream = torch.randn(shape, dtype=torch.float64)
@@ -133,6 +128,16 @@ def test_batch_norm_matches_torch_in_train_and_eval_over_many_steps(shape, momen
         x_eval = torch.randn(shape, dtype=torch.float64)
         assert_same_forward_and_backward(ours.eval(), theirs.eval(), x_eval, upstream)
     assert ours.num_batches_tracked.item() == 6
+
+
+@pytest.mark.parametrize("shape", [(16, 5), (8, 5, 3)])
+@pytest.mark.parametrize("momentum", [0.1, 0.5, None])
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("eps", [1e-5, 0.1])
+def test_batch_norm_matches_torch_in_train_and_eval_over_many_steps(shape, momentum, affine, eps):
+    torch.manual_seed(0)
+    ours, theirs = twin_batch_norms(shape[1], momentum=momentum, affine=affine, eps=eps)
+    six_train_and_eval_steps_match(ours, theirs, shape)
 
 
 def test_batch_norm_has_torch_parameter_and_buffer_names():
@@ -195,14 +200,7 @@ def test_batch_norm_2d_matches_torch_in_train_and_eval_over_many_steps(momentum,
     torch.manual_seed(0)
     shape = (4, 3, 5, 2)
     ours, theirs = twin_batch_norms(3, dims=2, momentum=momentum, affine=affine, eps=eps)
-    for step in range(6):
-        x = 3.0 * torch.randn(shape, dtype=torch.float64) + 2.0
-        upstream = torch.randn(shape, dtype=torch.float64)
-        assert_same_forward_and_backward(ours.train(), theirs.train(), x, upstream)
-        assert_same_state(ours, theirs)  # running mean, unbiased running var, num_batches_tracked
-        x_eval = torch.randn(shape, dtype=torch.float64)
-        assert_same_forward_and_backward(ours.eval(), theirs.eval(), x_eval, upstream)
-    assert ours.num_batches_tracked.item() == 6
+    six_train_and_eval_steps_match(ours, theirs, shape)
 
 
 def test_batch_norm_2d_has_torch_parameter_and_buffer_names():

@@ -155,6 +155,16 @@ def dead_relu_fraction(model: nn.Module, x: torch.Tensor) -> list[float]:
     return [fractions[id(m)] for m in relus]
 
 
+def _tensor_list(name: str, tensors) -> list:
+    """``tensors`` as a list: one tensor, or any iterable (``model.parameters()``); a ``TypeError`` naming ``name`` else."""
+    if isinstance(tensors, torch.Tensor):
+        return [tensors]
+    try:
+        return list(tensors)
+    except TypeError as exc:
+        raise TypeError(f"Invalid {name}: {type(tensors).__name__} (expected a tensor or an iterable of tensors)") from exc
+
+
 def _gradients(parameters, max_norm, norm_type) -> tuple[float, list[torch.Tensor]]:
     """``norm_type`` as a float and the ``.grad`` tensors of ``parameters`` (those that have one), the arguments checked."""
     check_real("max_norm", max_norm, low=0.0)
@@ -166,12 +176,7 @@ def _gradients(parameters, max_norm, norm_type) -> tuple[float, list[torch.Tenso
     norm_type = check_real("norm_type", norm_type)
     if math.isnan(norm_type):
         raise ValueError("Invalid norm_type: nan (expected a number or 'inf')")
-    if isinstance(parameters, torch.Tensor):
-        parameters = [parameters]
-    try:
-        parameters = list(parameters)
-    except TypeError as exc:
-        raise TypeError(f"Invalid parameters: {type(parameters).__name__} (expected a tensor or an iterable of tensors)") from exc
+    parameters = _tensor_list("parameters", parameters)
     for p in parameters:
         if not isinstance(p, torch.Tensor):
             raise TypeError(f"Invalid parameters: holds a {type(p).__name__} (expected tensors)")
@@ -370,12 +375,7 @@ def hessian_top_eigenvalue(
 
 
 def _parameters_requiring_grad(params) -> list[torch.Tensor]:
-    if isinstance(params, torch.Tensor):
-        params = [params]
-    try:
-        params = list(params)
-    except TypeError as exc:
-        raise TypeError(f"Invalid params: {type(params).__name__} (expected a tensor or an iterable of tensors)") from exc
+    params = _tensor_list("params", params)
     if not params:
         raise ValueError("Invalid params: empty (expected at least one tensor)")
     for p in params:
