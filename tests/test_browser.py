@@ -194,7 +194,26 @@ def _new_context(browser, base: str, visit_holder: list):
             route_.abort()  # never wait on a network that may not be there
 
     context.route("**/*", route)
+    # Generous limits: these tests check what a page shows, not how fast it shows it, and CI
+    # runs them on two cores beside the build tests' kernels.
+    context.set_default_timeout(_PATIENCE_MS)
+    context.set_default_navigation_timeout(_PATIENCE_MS)
     return context
+
+
+_PATIENCE_MS = 600_000
+
+# A page has settled when MathJax has typeset it, its fonts are loaded and every image has
+# loaded or failed. (Not Playwright's "networkidle": half a second without a request is a
+# timing heuristic that a loaded machine can miss for longer than any timeout.)
+_SETTLED = """async () => {
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+  await document.fonts.ready;
+  await Promise.all(Array.from(document.images).filter(img => !img.complete)
+      .map(img => new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })));
+  await document.fonts.ready;
+  return true;
+}"""
 
 
 _INSPECT = """() => {
@@ -249,10 +268,7 @@ def visits(browser, server) -> dict[str, Visit]:
         visit = holder[0] = Visit(name)
         response = page.goto(f"{server}/{name}.html", wait_until="load")
         visit.status = response.status if response else None
-        page.wait_for_load_state("networkidle")
-        # MathJax typesets after load; wait for it (and for the fonts it asks for).
-        page.evaluate("() => window.MathJax && MathJax.startup && MathJax.startup.promise ? MathJax.startup.promise.then(() => true) : true")
-        page.wait_for_load_state("networkidle")
+        page.evaluate(_SETTLED)
         for key, value in page.evaluate(_INSPECT).items():
             setattr(visit, key, value)
         page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '-')}.png"), full_page=True)
@@ -416,7 +432,7 @@ def test_search_finds_a_chapter_by_a_word_in_it(browser, server):
     try:
         page = context.new_page()
         page.goto(f"{server}/search.html?q=backpropagation")
-        page.wait_for_selector("#search-results .search-summary", timeout=20_000)
+        page.wait_for_selector("#search-results .search-summary")
         page.wait_for_function("() => !document.querySelector('#search-results .search-summary').innerText.includes('Searching')")
         links = page.eval_on_selector_all("#search-results ul.search a", "as => as.map(a => a.getAttribute('href'))")
     finally:
