@@ -161,6 +161,7 @@ class Visit:
 
     page: str
     status: int | None = None
+    settled: bool = False
     console_errors: list[str] = field(default_factory=list)
     outside_requests: list[str] = field(default_factory=list)
     failed_responses: list[str] = field(default_factory=list)
@@ -206,13 +207,18 @@ _PATIENCE_MS = 600_000
 # A page has settled when MathJax has typeset it, its fonts are loaded and every image has
 # loaded or failed. (Not Playwright's "networkidle": half a second without a request is a
 # timing heuristic that a loaded machine can miss for longer than any timeout.)
+# If something never settles, the page is read after two minutes anyway and the tests on
+# what it shows (images loaded, maths typeset) fail by name instead of the run hanging.
 _SETTLED = """async () => {
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
-  await document.fonts.ready;
-  await Promise.all(Array.from(document.images).filter(img => !img.complete)
-      .map(img => new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })));
-  await document.fonts.ready;
-  return true;
+  const settled = (async () => {
+    if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
+    await document.fonts.ready;
+    await Promise.all(Array.from(document.images).filter(img => !img.complete)
+        .map(img => new Promise(done => { img.addEventListener('load', done); img.addEventListener('error', done); })));
+    await document.fonts.ready;
+    return true;
+  })();
+  return Promise.race([settled, new Promise(done => setTimeout(() => done(false), 120000))]);
 }"""
 
 
@@ -268,7 +274,7 @@ def visits(browser, server) -> dict[str, Visit]:
         visit = holder[0] = Visit(name)
         response = page.goto(f"{server}/{name}.html", wait_until="load")
         visit.status = response.status if response else None
-        page.evaluate(_SETTLED)
+        visit.settled = page.evaluate(_SETTLED)
         for key, value in page.evaluate(_INSPECT).items():
             setattr(visit, key, value)
         page.screenshot(path=str(SCREENSHOTS / f"{name.replace('/', '-')}.png"), full_page=True)
@@ -284,6 +290,7 @@ def visits(browser, server) -> dict[str, Visit]:
 def test_page_loads(visits, name):
     assert visits[name].status == 200
     assert not visits[name].failed_responses, visits[name].failed_responses
+    assert visits[name].settled, "maths, fonts or images still loading after two minutes"
 
 
 @pytest.mark.parametrize("name", PAGES)
