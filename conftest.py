@@ -1,18 +1,21 @@
 """Sybil collects the doctests: ``>>>`` examples in every ``src/dlbook`` docstring and
 in the ```` ```python ```` blocks of the chapters in ``book/``. The chapters'
-``{code-cell}`` blocks are left to the book build, which executes them.
+``{code-cell}`` blocks are left to the book build, which executes them. A block after a
+``% skip: next`` comment (a MyST comment: the page does not show it) is shown, not run:
+code for a machine this one is not, such as the appendix's workers against a PostgreSQL
+server.
 
 Also: Hypothesis's profile (derandomized, no example database), and how pytest-xdist
 hands out the tests (whole files; the files that build the book together)."""
 
 from hypothesis import settings
 from sybil import Sybil
-from sybil.parsers.myst import DocTestDirectiveParser, PythonCodeBlockParser
+from sybil.parsers.myst import DocTestDirectiveParser, PythonCodeBlockParser, SkipParser
 from sybil.parsers.rest import DocTestParser
 
 package_docstrings = Sybil(parsers=[DocTestParser()], patterns=["*.py"], path="src/dlbook")
 chapters = Sybil(
-    parsers=[PythonCodeBlockParser(), DocTestDirectiveParser()],
+    parsers=[PythonCodeBlockParser(), DocTestDirectiveParser(), SkipParser()],
     patterns=["*.md"],
     path="book",
 )
