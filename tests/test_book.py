@@ -6,6 +6,7 @@ that CI cannot go green on a book that silently did not execute.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,20 +88,18 @@ def build(tmp_path, page, *, ci=False):
     )
 
 
-@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
 @pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.stem)
 def test_no_glue_role_in_a_directive_option(path):
     """A directive's options (``:alt:``, ``:name:``, ...) are plain strings: a glue role
     there reaches the reader as its literal source, so a result-dependent alt text is
     glued into the caption or checked instead."""
-    import re
-
     bad = [f"{path.name}:{i}: {line.strip()}"
            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
            if re.match(r"\s*:[\w-]+:.*\{glue", line)]
     assert not bad, "glue roles in directive options:\n" + "\n".join(bad)
 
 
+@pytest.mark.skipif(not JUPYTER_BOOK.exists(), reason="jupyter-book is not installed beside this Python")
 @pytest.mark.parametrize("page,succeeds", [
     ("intact", True), ("cell_error", False), ("sphinx_warning", False), ("missing_glue", False), ("wrong_solution", False),
 ])
